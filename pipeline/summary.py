@@ -1,0 +1,128 @@
+"""The run summary: counted inside the pipeline, written to ``<output>/_runs/<run_id>.json``.
+
+The counts come from the pipeline's own outputs (matched files, written files, rejections),
+combined into one small dict, so the summary is the same on every runner and accounts for
+every input: files matched == articles written + articles rejected after matching.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import posixpath
+from collections import Counter
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+import fsspec
+
+from transforms.failures import Rejection
+from transforms.write import WrittenFile
+
+
+def summary_path(output: str, run_id: str) -> str:
+    return posixpath.join(output.rstrip("/"), "_runs", f"{run_id}.json")
+
+
+class _CountRun(beam.CombineFn):
+    """Accumulator: a Counter of flat keys; bounded by the number of partitions and stages."""
+
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, acc: Counter, event: Any) -> Counter:
+        if isinstance(event, WrittenFile):
+            acc["written_files"] += 1
+            acc["written_rows"] += event.rows
+            acc[f"partition\t{event.partition}"] += event.rows
+        elif isinstance(event, Rejection):
+            acc[f"rejected\t{event.stage}\t{event.error_type}"] += 1
+        else:  # a matched file
+            acc["matched"] += 1
+        return acc
+
+    def merge_accumulators(self, accumulators: Iterable[Counter]) -> Counter:
+        merged: Counter = Counter()
+        for acc in accumulators:
+            merged.update(acc)
+        return merged
+
+    def extract_output(self, acc: Counter) -> Counter:
+        return acc
+
+
+def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
+    by_stage: Counter = Counter()
+    by_error: Counter = Counter()
+    partitions: dict[str, int] = {}
+    for key, n in counts.items():
+        parts = key.split("\t")
+        if parts[0] == "rejected":
+            by_stage[parts[1]] += n
+            by_error[f"{parts[1]}:{parts[2]}"] += n
+        elif parts[0] == "partition":
+            partitions[parts[1]] = n
+    matched = counts["matched"]
+    unmatched_patterns = by_stage.get("match", 0)
+    rejected_files = sum(n for stage, n in by_stage.items() if stage != "match")
+    written = counts["written_rows"]
+    return {
+        **header,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "files_matched": matched,
+        "patterns_without_files": unmatched_patterns,
+        "articles_written": written,
+        "articles_rejected": rejected_files,
+        "rejected_by_stage": dict(sorted(by_stage.items())),
+        "rejected_by_reason": dict(sorted(by_error.items())),
+        "files_written": counts["written_files"],
+        "rows_per_partition": dict(sorted(partitions.items())),
+        "all_inputs_accounted_for": matched == written + rejected_files,
+    }
+
+
+class _WriteSummaryFn(beam.DoFn):
+    def __init__(self, output: str, header: dict[str, Any]):
+        self._output = output
+        self._header = header
+
+    def process(self, counts: Counter) -> Iterator[dict[str, Any]]:
+        summary = build_summary(counts, self._header)
+        with fsspec.open(summary_path(self._output, summary["run_id"]), "w", auto_mkdir=True) as out:
+            json.dump(summary, out, indent=2, sort_keys=False)
+            out.write("\n")
+        yield summary
+
+
+class SummarizeRun(beam.PTransform):
+    """(matched files, written files, rejections) -> the summary dict, also written as JSON."""
+
+    def __init__(self, output: str, header: dict[str, Any]):
+        super().__init__()
+        self._output = output
+        self._header = header
+
+    def expand(self, events):
+        return (
+            events
+            | "Flatten" >> beam.Flatten()
+            | "Count" >> beam.CombineGlobally(_CountRun())
+            | "WriteJson" >> beam.ParDo(_WriteSummaryFn(self._output, self._header))
+        )
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        f"run {summary['run_id']}: {summary['files_matched']} files matched, "
+        f"{summary['articles_written']} articles written, {summary['articles_rejected']} rejected",
+    ]
+    if summary["patterns_without_files"]:
+        lines.append(f"  input patterns that matched no file: {summary['patterns_without_files']}")
+    for reason, n in summary["rejected_by_reason"].items():
+        lines.append(f"  rejected {reason}: {n}")
+    for partition, n in summary["rows_per_partition"].items():
+        lines.append(f"  {partition}: {n} rows")
+    if summary.get("ner_articles_per_process"):
+        lines.append(f"  NER articles per worker process: {summary['ner_articles_per_process']}")
+    if not summary["all_inputs_accounted_for"]:
+        lines.append("  ERROR: matched files != written + rejected; some input is unaccounted for")
+    return "\n".join(lines)

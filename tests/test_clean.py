@@ -1,0 +1,246 @@
+"""The cleaner on the five sample articles (exact expectations) and on adversarial text."""
+from __future__ import annotations
+
+import datetime as dt
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.article import Article
+from tests.conftest import sample
+from transforms.clean import (
+    CleanArticles,
+    RulePackError,
+    clean_article,
+    clean_text,
+    load_rules,
+    parse_rules,
+    to_paragraphs,
+)
+from transforms.failures import REJECTED, ArticleRejected
+
+RULES = load_rules()
+
+
+def clean(prefix: str):
+    return clean_text(sample(prefix), RULES)
+
+
+def paragraphs(body: str) -> list[str]:
+    return body.split("\n\n")
+
+
+def test_000_date_header_lifted_and_removed_from_body():
+    result = clean("000")
+    assert result.meta == {"date": "2025-09-02", "dateline": "BEIJING"}
+    assert result.removed == ({"rule": "date_header", "text": "date 2025-09-02 BEIJING:"},)
+    assert result.body.startswith("In a show of solidarity with the aggressors in Europe’s worst war in 80 years")
+    assert "date 2025" not in result.body and "BEIJING" not in result.body
+    assert len(paragraphs(result.body)) == 16  # every input line is a paragraph; the header line keeps its text
+    assert result.body.endswith("may offer clues to Putin’s intentions.")
+
+
+def test_001_title_lifted_and_widget_tail_removed():
+    result = clean("001")
+    assert result.meta == {"title": "Beijing Summit Brings Russia, North Korea, and China Together Amid Global Tensions"}
+    rules = [r["rule"] for r in result.removed]
+    assert rules == ["title", "empty_metadata"] + ["widget_tail"] * 12
+    removed_text = [r["text"] for r in result.removed]
+    assert removed_text[1] == "Date:"
+    assert removed_text[2:6] == ["Share post:", "Popular", "More like this", "Related"]
+    assert "Young Man Fined RM2,000 For Organising Illegal Street Race Just For Fun" in removed_text
+    assert "A foreign traveller heading to Denpasar, Bali, has drawn..." in removed_text
+    body = paragraphs(result.body)
+    assert len(body) == 9
+    assert body[0].startswith("In a rare show of unity among some of the world’s most isolated regimes")
+    assert body[-1].endswith("taking shape in open defiance of the West.")
+
+
+def test_002_footer_promo_and_metadata():
+    result = clean("002")
+    assert result.meta == {"author": "Lingong Kong", "credit": "The Conversation"}
+    assert [(r["rule"], r["text"]) for r in result.removed] == [
+        (
+            "inline_promo",
+            "You may be interested: Governor of the Fed had already declared his property as ‘Holiday House’, "
+            "reveals a document after Trump accusations",
+        ),
+        ("author_bio", "*Lingong Kong is a candidate for a Doctorate in Political Science at Auburn University."),
+        ("syndication_credit", "This article was originally published in The Conversation"),
+        ("social_cta", "Do you use more Facebook? Follow us to always be informed"),
+    ]
+    body = paragraphs(result.body)
+    # 002 separates paragraphs with single newlines; the body uses blank lines.
+    assert len(body) == len([line for line in sample("002").splitlines() if line.strip()]) - 4
+    for kept in (
+        "And none of this will benefit China.",
+        "The awkward XI position on Ukraine",
+        "Approach between the EU and the United States",
+        "Hardening posture in South Korea",
+        "Chinese-Japanese relations",
+        "Japan is in a position similar to that of South Korea.",
+        "A new international order?",
+    ):
+        assert kept in body
+    assert body[-1].endswith("between the United States, Japan and Japan.")
+
+
+def test_003_trailing_sources_heading_removed():
+    result = clean("003")
+    assert result.meta == {}
+    assert result.removed == ({"rule": "sources_heading", "text": "Sources"},)
+    body = paragraphs(result.body)
+    assert len(body) == 16
+    assert body[-1].endswith("extract benefits from both Moscow and Beijing.”")
+
+
+def test_004_clickbait_intro_is_content():
+    result = clean("004")
+    assert result.meta == {}
+    assert result.removed == ()
+    body = paragraphs(result.body)
+    assert body[0].startswith("Talk about a power trio! Kim Jong Un is making a rare appearance")
+    assert len(body) == 10
+
+
+@pytest.mark.parametrize("word", ["Related", "Popular", "More like this"])
+def test_marker_words_inside_sentences_are_kept(word):
+    text = (
+        "The summit opened on Monday in Geneva with delegations from forty countries.\n\n"
+        f"{word} talks were held in the same building later that day, officials said.\n\n"
+        f"The mood was calm. {word} is not a heading here.\n"
+    )
+    result = clean_text(text, RULES)
+    assert result.removed == ()
+    assert len(paragraphs(result.body)) == 3
+
+
+def test_marker_line_followed_by_prose_is_not_a_tail():
+    prose = " ".join(["The committee examined every clause of the proposal in detail"] * 4) + "."
+    text = f"Opening paragraph of the story, long enough to be content.\n\nRelated\n\n{prose}\n\nShort end."
+    result = clean_text(text, RULES)
+    assert result.removed == ()
+    assert "Related" in paragraphs(result.body)
+
+
+def test_bio_like_sentences_in_the_middle_are_kept():
+    text = (
+        "The report was published on Tuesday by a group of economists.\n\n"
+        "*John Smith is a professor of economics at Example University.\n\n"
+        "John Smith is a professor of economics who has studied trade for decades.\n\n"
+        "The findings will be debated in parliament next month, officials said.\n"
+    )
+    result = clean_text(text, RULES)
+    assert result.removed == ()
+    assert "author" not in result.meta
+
+
+def test_long_paragraph_quoting_a_call_to_action_is_kept():
+    quote = (
+        "“Follow us and you will be informed of every decision we take,” the minister told a crowd of "
+        "thousands gathered outside the parliament building on a rainy Sunday afternoon in the capital."
+    )
+    result = clean_text(f"First paragraph of the article.\n\n{quote}\n\nLast paragraph.", RULES)
+    assert quote in paragraphs(result.body)
+
+
+def test_head_metadata_lines_are_lifted():
+    text = (
+        "Markets rally after rate decision\n\nBy Jane Doe\n\nPublished: September 3, 2025\n\n"
+        "Stocks rose sharply on Wednesday after the central bank held rates steady.\n\n"
+        "Analysts expect further gains this week."
+    )
+    result = clean_text(text, RULES)
+    assert result.meta == {
+        "title": "Markets rally after rate decision",
+        "author": "Jane Doe",
+        "date": "September 3, 2025",
+    }
+    assert [r["rule"] for r in result.removed] == ["title", "byline", "date_line"]
+    assert paragraphs(result.body)[0].startswith("Stocks rose sharply")
+
+
+def test_reuters_style_dateline_is_lifted_but_kept_in_body():
+    text = "WASHINGTON (Reuters) - The Senate passed the bill on Friday.\n\nMore details followed."
+    result = clean_text(text, RULES)
+    assert result.meta == {"dateline": "WASHINGTON"}
+    assert result.body.startswith("WASHINGTON (Reuters) - The Senate")
+
+
+def test_hard_wrapped_paragraphs_are_rejoined_and_lines_kept_apart():
+    wrapped = (
+        "The government announced on Monday that it would raise the\n"
+        "minimum wage by five percent next year, a move welcomed by\n"
+        "unions but criticised by some employers.\n\n"
+        "A second paragraph follows here.\n"
+    )
+    assert to_paragraphs(wrapped) == [
+        "The government announced on Monday that it would raise the minimum wage by five percent next year, "
+        "a move welcomed by unions but criticised by some employers.",
+        "A second paragraph follows here.",
+    ]
+    assert to_paragraphs("One line.\nAnother line.\r\nThird\u00a0line.") == ["One line.", "Another line.", "Third line."]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"rules": [{"name": "a", "pattern": "x"}, {"name": "a", "pattern": "y"}]}, "duplicate rule name"),
+        ({"rules": [{"name": "a", "pattern": "("}]}, "bad pattern"),
+        ({"rules": [{"name": "a", "pattern": "x", "kind": "magic"}]}, "kind must be one of"),
+        ({"rules": [{"name": "a", "pattern": "(?P<colour>x)"}]}, "unknown named groups"),
+        ({"rules": [{"name": "a", "pattern": "x", "where": "middle"}]}, "where must be one of"),
+        ({"nope": []}, "'rules' list"),
+    ],
+)
+def test_bad_rule_packs_are_refused_with_the_reason(spec, message):
+    with pytest.raises(RulePackError, match=message):
+        parse_rules(spec)
+
+
+def _article(text: str, path: str = "mem/a.txt") -> Article:
+    return Article(source_path=path, source_bytes=len(text), content_sha256="0" * 64, encoding="utf-8", text=text)
+
+
+def test_clean_article_takes_the_text_date_before_the_path_date():
+    article = clean_article(_article(sample("000"), "/data/2024-01-05/a.txt"), RULES)
+    assert (article.published_date, article.date_source) == (dt.date(2025, 9, 2), "text")
+    assert article.text is None and article.dateline == "BEIJING"
+
+
+def test_clean_article_falls_back_to_the_path_date_then_none():
+    in_path = clean_article(_article(sample("003"), "s3://bucket/2025/09/04/003.txt"), RULES)
+    assert (in_path.published_date, in_path.date_source) == (dt.date(2025, 9, 4), "path")
+    nowhere = clean_article(_article(sample("003"), "incoming/003.txt"), RULES)
+    assert (nowhere.published_date, nowhere.date_source) == (None, None)
+
+
+def test_invalid_header_date_is_not_invented():
+    article = clean_article(_article(" date 2025-13-45 PARIS: Body text of the story follows."), RULES)
+    assert article.published_date is None and article.date_source is None
+    assert article.body == "Body text of the story follows."
+
+
+def test_nothing_left_after_cleaning_is_a_rejection():
+    with pytest.raises(ArticleRejected) as info:
+        clean_article(_article("Share post:\n\nDate:\n"), RULES)
+    assert info.value.error_type == "no_text_after_cleaning"
+
+
+def test_clean_transform_splits_articles_and_rejections():
+    good = _article(sample("003"), "in/003.txt")
+    empty = _article("Date:\n\nSources\n", "in/empty.txt")
+    with TestPipeline() as p:
+        out = p | beam.Create([good, empty]) | CleanArticles(RULES)
+        assert_that(
+            out.articles | "Heads" >> beam.Map(lambda a: (a.source_path, a.body[:30], a.removed[0]["rule"])),
+            equal_to([("in/003.txt", "Chinese chief Xi Jinping and N", "sources_heading")]),
+            label="articles",
+        )
+        assert_that(
+            out[REJECTED] | "Why" >> beam.Map(lambda r: (r.source_path, r.stage, r.error_type)),
+            equal_to([("in/empty.txt", "clean", "no_text_after_cleaning")]),
+            label="rejected",
+        )

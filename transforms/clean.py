@@ -1,0 +1,276 @@
+"""Clean stage: remove boilerplate, lift metadata out of the text, settle the publication date.
+
+The rules are data (`rules/boilerplate.yaml`); this module only knows the rule *kinds* and
+where each kind may apply. Everything a rule removes is kept, with the rule's name, in the
+article's ``removed`` list so users can audit the cleaner. Text logic lives in plain
+functions (`clean_text`, `to_paragraphs`, ...) so it is testable without Beam.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from importlib import resources
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+import fsspec
+import yaml
+
+from schemas.article import Article
+from transforms.dates import date_from_path, parse_date_text
+from transforms.failures import REJECTED, ArticleRejected, run_guarded
+
+RULE_KINDS = ("header", "tail", "line", "lift")
+LINE_PLACES = ("anywhere", "head", "footer")
+LIFTED_FIELDS = ("date", "dateline", "author", "credit", "title")
+#: Lines a `where: head` rule may look at, counted from the top.
+HEAD_LINES = 4
+#: After a widget marker, lines up to this many words count as teaser headlines.
+TEASER_MAX_WORDS = 25
+TITLE_MAX_WORDS = 20
+_ELLIPSIS = ("...", "…")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACES = re.compile(r"[^\S\n]+")
+
+
+class RulePackError(ValueError):
+    """A rule pack that cannot be used; raised before the pipeline starts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: str
+    pattern: re.Pattern[str]
+    where: str = "anywhere"
+    max_words: int | None = None
+
+    def match(self, line: str) -> re.Match[str] | None:
+        if self.max_words is not None and len(line.split()) > self.max_words:
+            return None
+        return self.pattern.search(line)
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanResult:
+    body: str
+    removed: tuple[dict[str, str], ...]
+    meta: dict[str, str]
+
+
+def load_rules(path: str | None = None) -> tuple[Rule, ...]:
+    """Parse and validate a rule pack (the packaged default when path is None)."""
+    if path is None:
+        text = resources.files("transforms.rules").joinpath("boilerplate.yaml").read_text("utf-8")
+        path = "<packaged boilerplate.yaml>"
+    else:
+        with fsspec.open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    return parse_rules(yaml.safe_load(text), path)
+
+
+def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list):
+        raise RulePackError(f"{source}: expected a mapping with a 'rules' list")
+    rules, seen = [], set()
+    for i, raw in enumerate(spec["rules"]):
+        where = f"{source}: rule #{i + 1}"
+        if not isinstance(raw, dict) or not raw.get("name") or not raw.get("pattern"):
+            raise RulePackError(f"{where}: every rule needs a 'name' and a 'pattern'")
+        name = str(raw["name"])
+        if name in seen:
+            raise RulePackError(f"{where}: duplicate rule name {name!r}")
+        seen.add(name)
+        kind = raw.get("kind", "line")
+        if kind not in RULE_KINDS:
+            raise RulePackError(f"{where} ({name}): kind must be one of {RULE_KINDS}, not {kind!r}")
+        place = raw.get("where", "anywhere")
+        if place not in LINE_PLACES:
+            raise RulePackError(f"{where} ({name}): where must be one of {LINE_PLACES}, not {place!r}")
+        flags = re.IGNORECASE if raw.get("ignore_case", True) else 0
+        try:
+            pattern = re.compile(raw["pattern"], flags)
+        except re.error as exc:
+            raise RulePackError(f"{where} ({name}): bad pattern: {exc}") from exc
+        unknown = set(pattern.groupindex) - set(LIFTED_FIELDS)
+        if unknown:
+            raise RulePackError(f"{where} ({name}): unknown named groups {sorted(unknown)}; use {LIFTED_FIELDS}")
+        max_words = raw.get("max_words")
+        rules.append(Rule(name, kind, pattern, place, int(max_words) if max_words is not None else None))
+    return tuple(rules)
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    return _SPACES.sub(" ", text)
+
+
+def _looks_hard_wrapped(lines: list[str]) -> bool:
+    """True for a block whose lines were wrapped at a fixed width (one paragraph)."""
+    if len(lines) < 2:
+        return False
+    inner = [len(line) for line in lines[:-1]]
+    if min(inner) < 40 or max(inner) > 100 or max(inner) - min(inner) > 30:
+        return False
+    open_ended = sum(1 for line in lines[:-1] if not line.endswith((".", "!", "?", ":", "”", '"')))
+    return open_ended * 2 >= len(lines) - 1
+
+
+def to_paragraphs(text: str) -> list[str]:
+    """One paragraph per line, whatever the input style; hard-wrapped blocks are re-joined."""
+    paragraphs: list[str] = []
+    for block in re.split(r"\n\s*\n", normalise(text)):
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if _looks_hard_wrapped(lines):
+            paragraphs.append(" ".join(lines))
+        else:
+            paragraphs.extend(lines)
+    return paragraphs
+
+
+def looks_like_title(line: str) -> bool:
+    words = line.split()
+    return (
+        2 <= len(words) <= TITLE_MAX_WORDS
+        and (line[0].isupper() or line[0].isdigit())
+        and not line.endswith((".", "!", ";", ":", ",", '"', "”", "’", "'", ")", *_ELLIPSIS))
+    )
+
+
+def _is_teaser(line: str, tails: list[Rule]) -> bool:
+    return (
+        len(line.split()) <= TEASER_MAX_WORDS
+        or line.endswith(_ELLIPSIS)
+        or any(rule.match(line) for rule in tails)
+    )
+
+
+def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
+    for key, value in match.groupdict().items():
+        if value and value.strip() and key not in meta:
+            meta[key] = value.strip()
+
+
+def clean_text(text: str, rules: Iterable[Rule]) -> CleanResult:
+    """Apply a rule pack to one article's text."""
+    rules = tuple(rules)
+    by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
+    lines = [r for r in by_kind["line"]]
+    paragraphs = to_paragraphs(text)
+    keep = dict(enumerate(paragraphs))  # index -> text; the index keeps removals in document order
+    removed: list[tuple[int, str, str]] = []
+    meta: dict[str, str] = {}
+
+    def drop(i: int, rule: str) -> None:
+        removed.append((i, rule, keep.pop(i)))
+
+    # 1. A metadata header prefixing the first paragraph.
+    if paragraphs:
+        for rule in by_kind["header"]:
+            match = rule.match(paragraphs[0])
+            if match and match.end() > 0:
+                _lift(meta, match)
+                removed.append((0, rule.name, paragraphs[0][: match.end()].strip()))
+                rest = paragraphs[0][match.end() :].strip()
+                if rest:
+                    keep[0] = rest
+                else:
+                    del keep[0]
+                break
+
+    # 2. A widget tail: the first marker after which everything is teaser-like.
+    order = sorted(keep)
+    for pos, i in enumerate(order):
+        marker = next((r for r in by_kind["tail"] if r.match(keep[i])), None)
+        if marker and all(_is_teaser(keep[j], by_kind["tail"]) for j in order[pos + 1 :]):
+            for j in order[pos:]:
+                drop(j, marker.name)
+            break
+
+    # 3. The footer: the trailing run of lines that footer (or anywhere) rules remove.
+    for i in sorted(keep, reverse=True):
+        rule = next((r for r in lines if r.where in ("footer", "anywhere") and r.match(keep[i])), None)
+        if rule is None:
+            break
+        match = rule.match(keep[i])
+        _lift(meta, match)
+        drop(i, rule.name)
+
+    # 4. Head and anywhere lines.
+    head = set(sorted(keep)[:HEAD_LINES])
+    for i in sorted(keep):
+        for rule in lines:
+            if rule.where == "footer" or (rule.where == "head" and i not in head):
+                continue
+            match = rule.match(keep[i])
+            if match:
+                _lift(meta, match)
+                drop(i, rule.name)
+                break
+
+    # 5. A title line on top, when real paragraphs follow it.
+    order = sorted(keep)
+    if len(order) >= 3 and looks_like_title(keep[order[0]]):
+        meta.setdefault("title", keep[order[0]])
+        drop(order[0], "title")
+
+    # 6. Metadata read from the first body paragraph, which stays as it is.
+    order = sorted(keep)
+    if order:
+        for rule in by_kind["lift"]:
+            match = rule.match(keep[order[0]])
+            if match:
+                _lift(meta, match)
+
+    body = "\n\n".join(keep[i] for i in sorted(keep))
+    ordered = tuple({"rule": rule, "text": line} for _, rule, line in sorted(removed, key=lambda r: r[0]))
+    return CleanResult(body, ordered, meta)
+
+
+def clean_article(article: Article, rules: Iterable[Rule]) -> Article:
+    """Clean one article and settle its date: from the text, else from its path, else none."""
+    result = clean_text(article.text or "", rules)
+    if not result.body.strip():
+        raise ArticleRejected(
+            f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", "no_text_after_cleaning"
+        )
+    published, source = None, None
+    if "date" in result.meta:
+        published = parse_date_text(result.meta["date"])
+        source = "text" if published else None
+    if published is None:
+        published = date_from_path(article.source_path)
+        source = "path" if published else None
+    return dataclasses.replace(
+        article,
+        text=None,  # the raw text is not needed downstream; do not carry it through NER
+        body=result.body,
+        removed=result.removed,
+        title=result.meta.get("title"),
+        author=result.meta.get("author"),
+        credit=result.meta.get("credit"),
+        dateline=result.meta.get("dateline"),
+        published_date=published,
+        date_source=source,
+    )
+
+
+class _CleanFn(beam.DoFn):
+    def __init__(self, rules: tuple[Rule, ...]):
+        self._rules = rules
+
+    def process(self, article: Article) -> Iterator[Any]:
+        yield from run_guarded("clean", article, lambda a: [clean_article(a, self._rules)])
+
+
+class CleanArticles(beam.PTransform):
+    """Articles with raw text -> cleaned articles (main output) and rejections."""
+
+    def __init__(self, rules: tuple[Rule, ...] | None = None):
+        super().__init__()
+        self._rules = rules if rules is not None else load_rules()
+
+    def expand(self, articles):
+        return articles | "CleanText" >> beam.ParDo(_CleanFn(self._rules)).with_outputs(REJECTED, main="articles")

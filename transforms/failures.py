@@ -1,0 +1,98 @@
+"""Dead letters: every input that does not become a row becomes a `Rejection` with a reason.
+
+Stages raise `ArticleRejected` (or let any other exception escape from their pure
+functions); `run_guarded` turns either into a `Rejection` on the ``rejected`` output, so a
+bad file never crashes the run and is never dropped silently. `WriteRejections` lands them
+as JSON lines under ``<output>/_rejected/``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import posixpath
+from typing import Any, Callable, Iterable, Iterator
+
+import apache_beam as beam
+import fsspec
+
+REJECTED = "rejected"
+_LOG = logging.getLogger(__name__)
+
+
+class ArticleRejected(Exception):
+    """An input that is well understood to be unusable; `error_type` is a stable code."""
+
+    error_type = "rejected"
+
+    def __init__(self, message: str, error_type: str | None = None):
+        super().__init__(message)
+        if error_type:
+            self.error_type = error_type
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    source_path: str
+    stage: str
+    error_type: str
+    message: str
+    content_sha256: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
+
+
+def rejection(stage: str, source_path: str, exc: BaseException, content_sha256: str | None = None) -> Rejection:
+    if isinstance(exc, ArticleRejected):
+        error_type = exc.error_type
+    else:
+        # An unexpected failure: keep the exception class so it can be found and fixed.
+        error_type = f"unexpected:{type(exc).__name__}"
+    return Rejection(source_path, stage, error_type, str(exc)[:2000], content_sha256)
+
+
+def run_guarded(stage: str, article: Any, fn: Callable[[Any], Iterable[Any]]) -> Iterator[Any]:
+    """Yield fn(article)'s outputs, or one tagged `Rejection` if it raises."""
+    try:
+        outputs = list(fn(article))
+    except Exception as exc:  # noqa: BLE001 - the point is to catch everything per element
+        if not isinstance(exc, ArticleRejected):
+            _LOG.warning("%s failed on %s", stage, getattr(article, "source_path", article), exc_info=True)
+        yield beam.pvalue.TaggedOutput(
+            REJECTED,
+            rejection(stage, getattr(article, "source_path", str(article)), exc, getattr(article, "content_sha256", None)),
+        )
+        return
+    yield from outputs
+
+
+class _WriteRejectionsFn(beam.DoFn):
+    def __init__(self, output: str, run_id: str):
+        self._output = output
+        self._run_id = run_id
+
+    def process(self, keyed: tuple[str, Iterable[Rejection]]) -> Iterator[str]:
+        stage, rejections = keyed
+        path = posixpath.join(self._output.rstrip("/"), "_rejected", f"{self._run_id}.{stage}.jsonl")
+        with fsspec.open(path, "w", encoding="utf-8", auto_mkdir=True) as out:
+            for rej in rejections:
+                out.write(rej.to_json() + "\n")
+        yield path
+
+
+class WriteRejections(beam.PTransform):
+    """One JSON-lines file per stage and run: ``_rejected/<run_id>.<stage>.jsonl``."""
+
+    def __init__(self, output: str, run_id: str):
+        super().__init__()
+        self._output = output
+        self._run_id = run_id
+
+    def expand(self, rejections):
+        return (
+            rejections
+            | "ByStage" >> beam.WithKeys(lambda r: r.stage)
+            | "Group" >> beam.GroupByKey()
+            | "WriteJsonl" >> beam.ParDo(_WriteRejectionsFn(self._output, self._run_id))
+        )

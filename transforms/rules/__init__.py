@@ -1,0 +1,1 @@
+"""Packaged data: the boilerplate rule pack and the topic taxonomy."""

@@ -1,0 +1,159 @@
+"""Topic stage: one topic slug per article from a taxonomy that is data.
+
+The default taxonomy (`rules/iptc_topics.yaml`) is the top level of IPTC Media Topics; a
+user's own file replaces it with ``--topics``. This first classifier is honest and simple:
+keyword hits (title weighted) plus entity-label weights; the winner must reach
+``min_score`` or the article goes to the fallback topic, never to a guess.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from importlib import resources
+from typing import Any, Iterator, Sequence
+
+import apache_beam as beam
+import fsspec
+import yaml
+
+from schemas.article import Article
+from transforms.failures import REJECTED, run_guarded
+
+SLUG = re.compile(r"^[a-z0-9_]+$")
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file that cannot be used; raised before the pipeline starts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    slug: str
+    label: str
+    iptc_code: str | None
+    keywords: tuple[str, ...]
+    entity_labels: tuple[tuple[str, float], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Taxonomy:
+    name: str
+    version: str
+    fallback: str
+    min_score: float
+    title_weight: float
+    entity_cap: int
+    topics: tuple[Topic, ...]
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(t.slug for t in self.topics) + (self.fallback,)
+
+
+def load_taxonomy(path: str | None = None) -> Taxonomy:
+    """Parse and validate a taxonomy file (the packaged IPTC one when path is None)."""
+    if path is None:
+        text = resources.files("transforms.rules").joinpath("iptc_topics.yaml").read_text("utf-8")
+        path = "<packaged iptc_topics.yaml>"
+    else:
+        with fsspec.open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    return parse_taxonomy(yaml.safe_load(text), path)
+
+
+def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:
+    if not isinstance(spec, dict) or not isinstance(spec.get("topics"), list) or not spec["topics"]:
+        raise TaxonomyError(f"{source}: expected a mapping with a non-empty 'topics' list")
+    fallback = str(spec.get("fallback", "other"))
+    topics, seen = [], {fallback}
+    for i, raw in enumerate(spec["topics"]):
+        slug = str(raw.get("slug", "")) if isinstance(raw, dict) else ""
+        if not SLUG.match(slug):
+            raise TaxonomyError(f"{source}: topic #{i + 1}: slug {slug!r} must match [a-z0-9_]+")
+        if slug in seen:
+            raise TaxonomyError(f"{source}: topic #{i + 1}: slug {slug!r} is used twice (or is the fallback)")
+        seen.add(slug)
+        keywords = tuple(str(k).lower().strip() for k in raw.get("keywords") or () if str(k).strip())
+        weights = tuple((str(k), float(v)) for k, v in (raw.get("entity_labels") or {}).items())
+        if not keywords and not weights:
+            raise TaxonomyError(f"{source}: topic {slug!r} has neither keywords nor entity_labels")
+        topics.append(Topic(slug, str(raw.get("label", slug)), raw.get("iptc_code"), keywords, weights))
+    if not SLUG.match(fallback):
+        raise TaxonomyError(f"{source}: fallback {fallback!r} must match [a-z0-9_]+")
+    return Taxonomy(
+        name=str(spec.get("name", source)),
+        version=str(spec.get("version", "unversioned")),
+        fallback=fallback,
+        min_score=float(spec.get("min_score", 3)),
+        title_weight=float(spec.get("title_weight", 3)),
+        entity_cap=int(spec.get("entity_cap", 5)),
+        topics=tuple(topics),
+    )
+
+
+class KeywordClassifier:
+    """Scores every topic in one regex pass over the title and one over the body."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.taxonomy = taxonomy
+        self._topics_of: dict[str, list[str]] = {}
+        for topic in taxonomy.topics:
+            for keyword in topic.keywords:
+                self._topics_of.setdefault(_squash(keyword), []).append(topic.slug)
+        alternatives = sorted(self._topics_of, key=len, reverse=True)
+        pattern = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in alternatives) or r"(?!x)x"
+        self._pattern = re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
+
+    def scores(self, title: str | None, body: str, entities: Sequence[dict[str, Any]] = ()) -> dict[str, float]:
+        scores: Counter[str] = Counter()
+        for text, weight in ((title or "", self.taxonomy.title_weight), (body, 1.0)):
+            for hit in self._pattern.findall(text):
+                for slug in self._topics_of[_squash(hit)]:
+                    scores[slug] += weight
+        labels = Counter(e["label"] for e in entities)
+        for topic in self.taxonomy.topics:
+            for label, weight in topic.entity_labels:
+                scores[topic.slug] += weight * min(labels[label], self.taxonomy.entity_cap)
+        return dict(scores)
+
+    def classify(self, title: str | None, body: str, entities: Sequence[dict[str, Any]] = ()) -> tuple[str, float | None]:
+        """(slug, share of all topic evidence that the winner holds); fallback gets no score."""
+        scores = self.scores(title, body, entities)
+        order = {t.slug: i for i, t in enumerate(self.taxonomy.topics)}
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+        if not ranked or ranked[0][1] < self.taxonomy.min_score:
+            return self.taxonomy.fallback, None
+        slug, best = ranked[0]
+        return slug, round(best / sum(scores.values()), 4)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+class _TopicFn(beam.DoFn):
+    def __init__(self, taxonomy: Taxonomy):
+        self._taxonomy = taxonomy
+        self._classifier: KeywordClassifier | None = None
+
+    def setup(self) -> None:
+        self._classifier = KeywordClassifier(self._taxonomy)
+
+    def process(self, article: Article) -> Iterator[Any]:
+        yield from run_guarded("topics", article, self._assign)
+
+    def _assign(self, article: Article) -> list[Article]:
+        slug, score = self._classifier.classify(article.title, article.body or "", article.entities)
+        return [dataclasses.replace(article, topic=slug, topic_score=score)]
+
+
+class AssignTopics(beam.PTransform):
+    """Articles -> articles with ``topic`` and ``topic_score`` (main output) and rejections."""
+
+    def __init__(self, taxonomy: Taxonomy | None = None):
+        super().__init__()
+        self._taxonomy = taxonomy or load_taxonomy()
+
+    def expand(self, articles):
+        return articles | "Classify" >> beam.ParDo(_TopicFn(self._taxonomy)).with_outputs(REJECTED, main="articles")
