@@ -5,11 +5,11 @@ import datetime as dt
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.article import Article
-from tests.conftest import sample
+from tests.conftest import sample, test_pipeline
 from transforms.clean import (
     CleanArticles,
     RulePackError,
@@ -232,7 +232,7 @@ def test_nothing_left_after_cleaning_is_a_rejection():
 def test_clean_transform_splits_articles_and_rejections():
     good = _article(sample("003"), "in/003.txt")
     empty = _article("Date:\n\nSources\n", "in/empty.txt")
-    with TestPipeline() as p:
+    with test_pipeline() as p:
         out = p | beam.Create([good, empty]) | CleanArticles(RULES)
         assert_that(
             out.articles | "Heads" >> beam.Map(lambda a: (a.source_path, a.body[:30], a.removed[0]["rule"])),

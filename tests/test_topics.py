@@ -1,0 +1,76 @@
+"""Topics: the taxonomy as data, the keyword classifier, and the transform."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.conftest import test_pipeline
+from schemas.article import Article
+from transforms.topics import SLUG, AssignTopics, KeywordClassifier, TaxonomyError, load_taxonomy, parse_taxonomy
+
+TAXONOMY = load_taxonomy()
+CLASSIFIER = KeywordClassifier(TAXONOMY)
+
+
+def test_default_taxonomy_is_the_iptc_top_level_plus_other():
+    assert len(TAXONOMY.topics) == 17
+    assert TAXONOMY.fallback == "other"
+    codes = {t.slug: t.iptc_code for t in TAXONOMY.topics}
+    assert codes["politics"] == "medtop:11000000"
+    assert codes["economy_business_finance"] == "medtop:04000000"
+    assert codes["weather"] == "medtop:17000000"
+    assert all(SLUG.match(s) for s in TAXONOMY.slugs)
+
+
+@pytest.mark.parametrize(
+    "title, body, expected",
+    [
+        ("Striker scores twice as United win the cup final", "The team's coach praised the players after the match.", "sport"),
+        ("Central bank raises interest rates", "Inflation and the stock market worried investors; shares fell.", "economy_business_finance"),
+        ("Earthquake kills dozens", "Rescuers searched for survivors after the earthquake; the death toll rose.", "disaster_accident"),
+        ("Parliament passes budget vote", "The prime minister and opposition lawmakers clashed before the election.", "politics"),
+        (None, "A short note with no topical words at all.", "other"),
+    ],
+)
+def test_keyword_classifier(title, body, expected):
+    slug, score = CLASSIFIER.classify(title, body)
+    assert slug == expected
+    assert (score is None) == (expected == "other")
+    if score is not None:
+        assert 0 < score <= 1
+
+
+def test_title_hits_weigh_more_and_entities_count():
+    scores = CLASSIFIER.scores("Election", "", [{"label": "NORP"}] * 10)
+    # title_weight 3 for "election", plus NORP 0.3 x at most entity_cap (5) entities
+    assert scores == {"politics": pytest.approx(3 + 0.3 * 5)}
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"topics": [{"slug": "Bad Slug", "keywords": ["x"]}]}, "must match"),
+        ({"topics": [{"slug": "a", "keywords": ["x"]}, {"slug": "a", "keywords": ["y"]}]}, "used twice"),
+        ({"topics": [{"slug": "a"}]}, "neither keywords"),
+        ({"topics": []}, "non-empty 'topics'"),
+        ({"fallback": "../x", "topics": [{"slug": "a", "keywords": ["x"]}]}, "fallback"),
+    ],
+)
+def test_bad_taxonomies_are_refused(spec, message):
+    with pytest.raises(TaxonomyError, match=message):
+        parse_taxonomy(spec)
+
+
+def test_assign_topics_transform():
+    articles = [
+        Article("a", 1, "0" * 64, title="Cup final", body="The team won the match and the championship."),
+        Article("b", 1, "0" * 64, body="Nothing topical."),
+    ]
+    with test_pipeline() as p:
+        out = p | beam.Create(articles) | AssignTopics(TAXONOMY)
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.source_path, a.topic, a.topic_score is None)),
+            equal_to([("a", "sport", False), ("b", "other", True)]),
+        )

@@ -1,0 +1,67 @@
+"""Writing: Hive layout, file rolling, schema and version metadata, no partial files visible."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import apache_beam as beam
+import fsspec
+import pyarrow.parquet as pq
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.article import ARTICLE_SCHEMA, NULL_PARTITION, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Article, read_dataset
+from tests.conftest import test_pipeline
+from transforms.write import WriteParquet, write_partition
+
+
+def _article(i: int, day: dt.date | None, topic: str = "sport") -> Article:
+    return Article(
+        source_path=f"in/{i}.txt",
+        source_bytes=10,
+        content_sha256=f"{i:064d}",
+        encoding="utf-8",
+        body=f"Body of article {i}.",
+        published_date=day,
+        date_source="text" if day else None,
+        removed=({"rule": "title", "text": f"Title {i}"},),
+        entities=({"text": "Xi", "label": "PERSON", "start_char": 0, "end_char": 2},),
+        topic=topic,
+        topic_score=0.5,
+    )
+
+
+def test_partition_names_are_hive_style():
+    assert _article(1, dt.date(2025, 9, 2)).partition == "date=2025-09-02/topic=sport"
+    assert _article(1, None, "other").partition == f"date={NULL_PARTITION}/topic=other"
+
+
+def test_write_partition_rolls_files_and_leaves_no_partial_file(tmp_path):
+    fs = fsspec.filesystem("file")
+    articles = [_article(i, dt.date(2025, 9, 2)) for i in range(5)]
+    written = list(write_partition(fs, str(tmp_path), "date=2025-09-02/topic=sport", articles, "run1", max_rows_per_file=2))
+    assert [w.rows for w in written] == [2, 2, 1]
+    names = sorted(p.name for p in (tmp_path / "date=2025-09-02" / "topic=sport").iterdir())
+    assert len(names) == 3 and all(n.startswith("part-run1-") and n.endswith(".parquet") for n in names)
+    parquet = pq.ParquetFile(written[0].path.replace("file://", ""))
+    assert parquet.schema_arrow.equals(ARTICLE_SCHEMA, check_metadata=False)
+    assert parquet.schema_arrow.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
+    assert "date" not in parquet.schema_arrow.names and "topic" not in parquet.schema_arrow.names
+
+
+def test_write_transform_to_memory_filesystem_reads_back_as_one_table():
+    root = f"memory:///write-test-{uuid.uuid4().hex}"
+    articles = [_article(1, dt.date(2025, 9, 2)), _article(2, dt.date(2025, 9, 2)), _article(3, None, "other")]
+    with test_pipeline() as p:
+        written = p | beam.Create(articles) | WriteParquet(root, "run1")
+        assert_that(
+            written | beam.Map(lambda w: (w.partition, w.rows)),
+            equal_to([("date=2025-09-02/topic=sport", 2), (f"date={NULL_PARTITION}/topic=other", 1)]),
+        )
+    fs, path = fsspec.core.url_to_fs(root)
+    table = read_dataset(path, filesystem=fs).to_table().sort_by("source_path")
+    assert table.column("source_path").to_pylist() == ["in/1.txt", "in/2.txt", "in/3.txt"]
+    assert table.column("date").to_pylist() == [dt.date(2025, 9, 2), dt.date(2025, 9, 2), None]
+    assert table.column("topic").to_pylist() == ["sport", "sport", "other"]
+    assert table.column("run_id").to_pylist() == ["run1"] * 3
+    assert table.column("entities").to_pylist()[0] == [{"text": "Xi", "label": "PERSON", "start_char": 0, "end_char": 2}]
+    assert not fs.glob(path + "/**/.*inprogress")
