@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -85,6 +86,8 @@ def resolve(options: IngestOptions) -> RunConfig:
         if getattr(opts, flag) <= 0:
             raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
     output = opts.output.rstrip("/") or "/"
+    if "://" not in output:
+        output = os.path.abspath(output)  # so the summary and messages name where the data is
     try:
         model = check_model(opts.spacy_model or default_model())
         rules = load_rules(opts.rules)
