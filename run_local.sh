@@ -40,7 +40,7 @@ fi
 
 args=("$@")
 has_flag() { local f; for f in "${args[@]}"; do case "$f" in "$1"|"$1"=*) return 0 ;; esac; done; return 1; }
-if ! has_flag --input; then args+=(--input "samples/incoming/*.txt"); fi
+if ! has_flag --input; then args+=(--input samples/incoming); fi
 if ! has_flag --output; then
   # The demo output is replaced on every run, so repeated demos do not pile up rows.
   rm -rf output/samples

@@ -24,11 +24,12 @@ from pipeline.errors import UsageError
 from pipeline.options import IngestOptions, new_run_id
 from pipeline.summary import SummarizeRun, format_summary, summary_path
 from schemas.article import SCHEMA_VERSION
-from transforms.clean import CleanArticles, Rule, RulePackError, load_rules
+from transforms.clean import CleanArticles, Rule, load_rules
+from transforms.formats import JsonlFields
 from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, check_model, default_model
 from transforms.failures import REJECTED, WriteRejections
-from transforms.read import MatchFiles, ReadArticles
-from transforms.topics import AssignTopics, Taxonomy, TaxonomyError, load_taxonomy
+from transforms.read import FILE_READS, MatchFiles, ReadArticles
+from transforms.topics import AssignTopics, Taxonomy, load_taxonomy
 from transforms.write import WriteParquet
 
 _LOG = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class RunConfig:
     rules: tuple[Rule, ...]
     taxonomy: Taxonomy
     max_article_bytes: int
+    jsonl_fields: JsonlFields
     ner_batch_size: int
     max_rows_per_file: int
     compression: str
@@ -53,7 +55,7 @@ class RunConfig:
 
 def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
-    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes)
+    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
         config.spacy_model, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
@@ -71,7 +73,9 @@ def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
         topical[REJECTED],
     ) | "AllRejections" >> beam.Flatten()
     rejected | "WriteRejections" >> WriteRejections(config.output, config.run_id)
-    summary = (matched["files"], written, rejected) | "Summarize" >> SummarizeRun(config.output, config.header)
+    summary = (matched["files"], read[FILE_READS], written, rejected) | "Summarize" >> SummarizeRun(
+        config.output, config.header
+    )
     return {"written": written, "rejected": rejected, "summary": summary}
 
 
@@ -89,10 +93,11 @@ def resolve(options: IngestOptions) -> RunConfig:
     if "://" not in output:
         output = os.path.abspath(output)  # so the summary and messages name where the data is
     try:
+        jsonl_fields = JsonlFields.parse(opts.jsonl_fields)
         model = check_model(opts.spacy_model or default_model())
         rules = load_rules(opts.rules)
         taxonomy = load_taxonomy(opts.topics)
-    except (ModelNotFound, RulePackError, TaxonomyError, OSError) as exc:
+    except (ValueError, ModelNotFound, OSError) as exc:  # RulePackError and TaxonomyError are ValueErrors
         raise UsageError(str(exc)) from exc
     if opts.mode == "error_if_exists" and _has_dataset(output):
         raise UsageError(
@@ -120,6 +125,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         rules=rules,
         taxonomy=taxonomy,
         max_article_bytes=opts.max_article_bytes,
+        jsonl_fields=jsonl_fields,
         ner_batch_size=opts.ner_batch_size,
         max_rows_per_file=opts.max_rows_per_file,
         compression=opts.compression,

@@ -22,7 +22,15 @@ class IngestOptions(PipelineOptions):
             "--input",
             action="append",
             help="Article files to read: a path, glob or directory as any fsspec URL (local path, file://, "
-            "memory://, s3://, gs://, ...). Repeat the flag for several inputs. Plain .txt files.",
+            "memory://, s3://, gs://, ...). Repeat the flag for several inputs. Formats by name: .txt (plain "
+            "text), .html/.htm (main text via trafilatura), .jsonl/.ndjson (one article per line); each may be "
+            "compressed (.gz, .bz2, .zst, .xz).",
+        )
+        parser.add_argument(
+            "--jsonl_fields",
+            default=None,
+            help="JSON keys of JSON Lines articles, as FIELD=KEY pairs for the fields text, title, url, date, "
+            "author (e.g. text=body,date=published_at). Default: each field's own name.",
         )
         parser.add_argument(
             "--output",
@@ -56,7 +64,8 @@ class IngestOptions(PipelineOptions):
             "--max_article_bytes",
             type=int,
             default=DEFAULT_MAX_ARTICLE_BYTES,
-            help="Files larger than this are rejected (too_large) without being loaded. Default: %(default)s.",
+            help="Articles larger than this (after decompression; per line for JSON Lines) are rejected "
+            "(too_large) without being loaded. Default: %(default)s.",
         )
         parser.add_argument(
             "--ner_batch_size",

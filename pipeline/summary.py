@@ -1,8 +1,9 @@
 """The run summary: counted inside the pipeline, written to ``<output>/_runs/<run_id>.json``.
 
-The counts come from the pipeline's own outputs (matched files, written files, rejections),
-combined into one small dict, so the summary is the same on every runner and accounts for
-every input: files matched == articles written + articles rejected after matching.
+The counts come from the pipeline's own outputs (matched files, records read per file, written
+files, rejections), combined into one small dict, so the summary is the same on every runner
+and accounts for every input: every matched file was read, and every record read (a file,
+or a line of a JSON Lines file) was either written or rejected.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import apache_beam as beam
 import fsspec
 
 from transforms.failures import Rejection
+from transforms.read import FileRead
 from transforms.write import WrittenFile
 
 
@@ -36,6 +38,9 @@ class _CountRun(beam.CombineFn):
             acc[f"partition\t{event.partition}"] += event.rows
         elif isinstance(event, Rejection):
             acc[f"rejected\t{event.stage}\t{event.error_type}"] += 1
+        elif isinstance(event, FileRead):
+            acc["files_read"] += 1
+            acc["records_read"] += event.records
         else:  # a matched file
             acc["matched"] += 1
         return acc
@@ -63,20 +68,21 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
             partitions[parts[1]] = n
     matched = counts["matched"]
     unmatched_patterns = by_stage.get("match", 0)
-    rejected_files = sum(n for stage, n in by_stage.items() if stage != "match")
+    rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
     written = counts["written_rows"]
     return {
         **header,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files_matched": matched,
         "patterns_without_files": unmatched_patterns,
+        "records_read": counts["records_read"],
         "articles_written": written,
-        "articles_rejected": rejected_files,
+        "articles_rejected": rejected_records,
         "rejected_by_stage": dict(sorted(by_stage.items())),
         "rejected_by_reason": dict(sorted(by_error.items())),
         "files_written": counts["written_files"],
         "rows_per_partition": dict(sorted(partitions.items())),
-        "all_inputs_accounted_for": matched == written + rejected_files,
+        "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records,
     }
 
 
@@ -112,7 +118,7 @@ class SummarizeRun(beam.PTransform):
 
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [
-        f"run {summary['run_id']}: {summary['files_matched']} files matched, "
+        f"run {summary['run_id']}: {summary['files_matched']} files matched, {summary['records_read']} records read, "
         f"{summary['articles_written']} articles written, {summary['articles_rejected']} rejected",
     ]
     if summary["patterns_without_files"]:

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_VERSION_KEY = b"news_ingest.schema_version"
 
 #: Hive's name for the partition of rows whose partition value is null; pyarrow, DuckDB and
@@ -28,9 +28,17 @@ class Article:
     source_path: str
     source_bytes: int
     content_sha256: str
+    #: 1-based line of a JSON Lines file; None for one-article files.
+    source_line: int | None = None
+    input_format: str = "text"
     encoding: str | None = None
+    text_repaired: bool = False
     #: Decoded input text; dropped (set to None) once the body has been cleaned.
     text: str | None = None
+    #: A date string from structured metadata (HTML meta tags, a JSONL field), not yet parsed.
+    meta_date: str | None = None
+    url: str | None = None
+    language: str | None = None
     body: str | None = None
     title: str | None = None
     author: str | None = None
@@ -40,15 +48,22 @@ class Article:
     date_source: str | None = None
     removed: tuple[dict[str, str], ...] = ()
     entities: tuple[dict[str, Any], ...] = ()
+    ner_skipped_reason: str | None = None
     topic: str | None = None
     topic_score: float | None = None
+    topic_scores: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def source_id(self) -> str:
+        """Where the record came from: the path, plus ``#L<n>`` for a JSON Lines record."""
+        return self.source_path if self.source_line is None else f"{self.source_path}#L{self.source_line}"
 
     @property
     def article_id(self) -> str:
-        """Stable id: the same bytes at the same path always get the same id."""
+        """Stable id: the same bytes at the same place always get the same id."""
         import hashlib
 
-        return hashlib.sha256(f"{self.source_path}\n{self.content_sha256}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{self.source_id}\n{self.content_sha256}".encode()).hexdigest()[:32]
 
     @property
     def partition(self) -> str:
@@ -74,7 +89,12 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("source_path", pa.string(), nullable=False),
         pa.field("source_bytes", pa.int64(), nullable=False),
         pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("source_line", pa.int32()),
+        pa.field("input_format", pa.string(), nullable=False),
         pa.field("encoding", pa.string()),
+        pa.field("text_repaired", pa.bool_(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("language", pa.string()),
         pa.field("title", pa.string()),
         pa.field("author", pa.string()),
         pa.field("credit", pa.string()),
@@ -85,7 +105,9 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("removed", pa.list_(_REMOVED)),
         pa.field("entities", pa.list_(_ENTITY)),
+        pa.field("ner_skipped_reason", pa.string()),
         pa.field("topic_score", pa.float64()),
+        pa.field("topic_scores", pa.map_(pa.string(), pa.float64())),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ],
@@ -106,7 +128,12 @@ def to_row(article: Article, run_id: str, processed_at: dt.datetime) -> dict[str
         "source_path": article.source_path,
         "source_bytes": article.source_bytes,
         "content_sha256": article.content_sha256,
+        "source_line": article.source_line,
+        "input_format": article.input_format,
         "encoding": article.encoding,
+        "text_repaired": article.text_repaired,
+        "url": article.url,
+        "language": article.language,
         "title": article.title,
         "author": article.author,
         "credit": article.credit,
@@ -117,7 +144,9 @@ def to_row(article: Article, run_id: str, processed_at: dt.datetime) -> dict[str
         "word_count": len(body.split()),
         "removed": list(article.removed),
         "entities": list(article.entities),
+        "ner_skipped_reason": article.ner_skipped_reason,
         "topic_score": article.topic_score,
+        "topic_scores": list(article.topic_scores),
         "run_id": run_id,
         "processed_at": processed_at,
     }

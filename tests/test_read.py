@@ -1,19 +1,24 @@
 """Reading: decoding, matching over fsspec, and the read transforms' dead letters."""
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import hashlib
+import json
 import uuid
 
 import apache_beam as beam
 import fsspec
 import pytest
+import zstandard
 
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import test_pipeline
 from transforms.failures import REJECTED, ArticleRejected
-from transforms.read import MatchFiles, ReadArticles, decode_bytes, expand_pattern, read_article
+from transforms.formats import JsonlFields
+from transforms.read import MatchFiles, ReadArticles, decode_bytes, expand_pattern, read_records
 
 TEXT = "Café au lait in Zürich — “quoted” – naïve résumé."
 
@@ -61,7 +66,7 @@ def memdir():
         {
             f"{root}/a.txt": b"First article text.",
             f"{root}/sub/b.txt": "Second article, caf\xe9.".encode("cp1252"),
-            f"{root}/c.html": b"<p>not yet supported</p>",
+            f"{root}/c.pdf": b"%PDF-1.4 not supported",
         }
     )
     yield root
@@ -70,27 +75,28 @@ def memdir():
 
 def test_expand_pattern_globs_and_directories(memdir, tmp_path):
     assert expand_pattern(f"{memdir}/*.txt") == [f"{memdir}/a.txt"]
-    assert expand_pattern(memdir) == [f"{memdir}/a.txt", f"{memdir}/c.html", f"{memdir}/sub/b.txt"]
+    assert expand_pattern(memdir) == [f"{memdir}/a.txt", f"{memdir}/c.pdf", f"{memdir}/sub/b.txt"]
     assert expand_pattern(f"{memdir}/missing/*.txt") == []
     (tmp_path / "x.txt").write_text("x")
     assert expand_pattern(str(tmp_path / "*.txt")) == [str(tmp_path / "x.txt")]  # local paths stay plain
 
 
 def test_read_article_records_provenance(memdir):
-    article = read_article(f"{memdir}/a.txt", max_bytes=1000)
+    (article,) = read_records(f"{memdir}/a.txt", max_bytes=1000)
     assert article.text == "First article text."
     assert article.source_bytes == 19
     assert article.content_sha256 == hashlib.sha256(b"First article text.").hexdigest()
     assert article.encoding == "utf-8"
+    assert (article.input_format, article.source_line, article.text_repaired) == ("text", None, False)
 
 
 def test_read_article_refuses_large_and_unsupported_files(memdir):
     with pytest.raises(ArticleRejected) as too_large:
-        read_article(f"{memdir}/a.txt", max_bytes=5)
+        list(read_records(f"{memdir}/a.txt", max_bytes=5))
     assert too_large.value.error_type == "too_large"
-    with pytest.raises(ArticleRejected) as html:
-        read_article(f"{memdir}/c.html", max_bytes=1000)
-    assert html.value.error_type == "unsupported_format"
+    with pytest.raises(ArticleRejected) as unknown:
+        list(read_records(f"{memdir}/c.pdf", max_bytes=1000))
+    assert unknown.value.error_type == "unsupported_format"
 
 
 def test_match_and_read_transforms(memdir):
@@ -105,6 +111,87 @@ def test_match_and_read_transforms(memdir):
         rejected = (matched[REJECTED], read[REJECTED]) | beam.Flatten()
         assert_that(
             rejected | "Why" >> beam.Map(lambda r: (r.source_path.rsplit("/", 1)[-1], r.stage, r.error_type)),
-            equal_to([("nothing-*.txt", "match", "no_match"), ("c.html", "read", "unsupported_format")]),
+            equal_to([("nothing-*.txt", "match", "no_match"), ("c.pdf", "read", "unsupported_format")]),
             label="rejected",
         )
+
+
+def _put(path: str, data: bytes) -> str:
+    fsspec.filesystem("memory").pipe(path, data)
+    return path
+
+
+def test_compressed_text_is_read_through_fsspec():
+    text = "A compressed article about the harbour.\n" * 50
+    for suffix, compress in ((".gz", gzip.compress), (".bz2", bz2.compress), (".zst", zstandard.ZstdCompressor().compress)):
+        url = _put(f"memory:///compressed/a.txt{suffix}", compress(text.encode()))
+        (article,) = read_records(url, max_bytes=10_000)
+        assert article.text == text and article.source_bytes == len(text.encode())
+
+
+def test_decompression_bomb_is_rejected_without_loading_it():
+    url = _put("memory:///bomb/bomb.txt.gz", gzip.compress(b"a" * 50_000_000))  # 50 MB of 'a' in ~50 kB
+    with pytest.raises(ArticleRejected) as info:
+        list(read_records(url, max_bytes=1_000_000))
+    assert info.value.error_type == "too_large"
+
+
+def test_jsonl_lines_are_records_and_bad_lines_are_rejected_alone():
+    lines = [
+        json.dumps({"body": "First story text.", "headline": "One", "published_at": "2025-09-02", "link": "https://x/1"}),
+        "{not json",
+        json.dumps({"headline": "no body"}),
+        "",
+        json.dumps({"body": "x" * 200}),
+        json.dumps({"body": "Second story, café.", "headline": "Two"}),
+    ]
+    url = _put("memory:///jsonl/feed.jsonl", "\n".join(lines).encode())
+    fields = JsonlFields.parse("text=body,title=headline,date=published_at,url=link")
+    outputs = list(read_records(url, max_bytes=150, jsonl_fields=fields))
+    articles = [o for o in outputs if not isinstance(o, beam.pvalue.TaggedOutput)]
+    rejected = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput)]
+    assert [(a.source_line, a.title, a.text, a.meta_date, a.url) for a in articles] == [
+        (1, "One", "First story text.", "2025-09-02", "https://x/1"),
+        (6, "Two", "Second story, café.", None, None),
+    ]
+    assert all(a.input_format == "jsonl" and a.source_id.startswith(url + "#L") for a in articles)
+    assert articles[0].article_id != articles[1].article_id
+    assert [(r.source_line, r.error_type) for r in rejected] == [(2, "bad_record"), (3, "bad_record"), (5, "too_large")]
+
+
+def test_jsonl_fields_spec_is_validated():
+    with pytest.raises(ValueError, match="FIELD=KEY"):
+        JsonlFields.parse("body")
+    with pytest.raises(ValueError, match="FIELD=KEY"):
+        JsonlFields.parse("colour=red")
+
+
+PAGE = """<html><head><title>Harbour reopens after storm | Example News</title>
+<meta property="og:title" content="Harbour reopens after storm">
+<meta name="author" content="Ana Lopez">
+<meta property="article:published_time" content="2025-09-02T08:00:00Z">
+</head><body><nav><a href="/">Home</a> | <a href="/world">World</a> | <a href="/sport">Sport</a></nav>
+<article><h1>Harbour reopens after storm</h1>
+<p>The harbour reopened on Tuesday after a storm closed it for three days, the port authority said.</p>
+<p>Fishing boats returned to the water at dawn, and ferries resumed their schedules by midday.</p>
+<p>Repairs to the northern pier will take another month, officials added in a statement.</p>
+</article><footer>Copyright 2025 Example News. All rights reserved.</footer></body></html>"""
+
+
+def test_html_pages_go_through_trafilatura():
+    url = _put("memory:///html/page.html", PAGE.encode())
+    (article,) = read_records(url, max_bytes=100_000)
+    assert article.input_format == "html"
+    assert article.title == "Harbour reopens after storm"
+    assert article.author == "Ana Lopez"
+    assert article.meta_date == "2025-09-02"
+    assert "The harbour reopened on Tuesday" in article.text
+    assert "Repairs to the northern pier" in article.text
+    assert "All rights reserved" not in article.text and "Home" not in article.text
+
+
+def test_mojibake_is_repaired_and_recorded():
+    url = _put("memory:///moji/a.txt", "The Mona Lisa doesnâ€™t have eyebrows.".encode())
+    (article,) = read_records(url, max_bytes=1000)
+    assert article.text == "The Mona Lisa doesn’t have eyebrows."
+    assert article.text_repaired is True

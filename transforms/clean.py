@@ -8,6 +8,7 @@ functions (`clean_text`, `to_paragraphs`, ...) so it is testable without Beam.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import unicodedata
 from importlib import resources
@@ -20,6 +21,7 @@ import yaml
 from schemas.article import Article
 from transforms.dates import date_from_path, parse_date_text
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
+from transforms.language import detect_language
 
 RULE_KINDS = ("header", "tail", "line", "lift")
 LINE_PLACES = ("anywhere", "head", "footer")
@@ -229,29 +231,41 @@ def clean_text(text: str, rules: Iterable[Rule]) -> CleanResult:
     return CleanResult(body, ordered, meta)
 
 
+def settle_date(meta_date: str | None, text_date: str | None, source_path: str) -> tuple[dt.date | None, str | None]:
+    """(date, where it came from): structured metadata, else the text, else the path, else none."""
+    for candidate, source in ((meta_date, "metadata"), (text_date, "text")):
+        if candidate:
+            parsed = parse_date_text(candidate)
+            if parsed:
+                return parsed, source
+    from_path = date_from_path(source_path)
+    return (from_path, "path") if from_path else (None, None)
+
+
 def clean_article(article: Article, rules: Iterable[Rule]) -> Article:
-    """Clean one article and settle its date: from the text, else from its path, else none."""
-    result = clean_text(article.text or "", rules)
+    """Clean one article, detect its language and settle its date and metadata.
+
+    Metadata the input format already gave (HTML meta tags, JSONL fields) wins over what the
+    text suggests; the text's findings fill the gaps.
+    """
+    text = article.text or ""
+    result = clean_text(text, rules)
     if not result.body.strip():
         raise ArticleRejected(
             f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", "no_text_after_cleaning"
         )
-    published, source = None, None
-    if "date" in result.meta:
-        published = parse_date_text(result.meta["date"])
-        source = "text" if published else None
-    if published is None:
-        published = date_from_path(article.source_path)
-        source = "path" if published else None
+    published, source = settle_date(article.meta_date, result.meta.get("date"), article.source_path)
     return dataclasses.replace(
         article,
         text=None,  # the raw text is not needed downstream; do not carry it through NER
+        meta_date=None,
         body=result.body,
+        language=detect_language(result.body),
         removed=result.removed,
-        title=result.meta.get("title"),
-        author=result.meta.get("author"),
-        credit=result.meta.get("credit"),
-        dateline=result.meta.get("dateline"),
+        title=article.title or result.meta.get("title"),
+        author=article.author or result.meta.get("author"),
+        credit=article.credit or result.meta.get("credit"),
+        dateline=article.dateline or result.meta.get("dateline"),
         published_date=published,
         date_source=source,
     )

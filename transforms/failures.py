@@ -38,33 +38,45 @@ class Rejection:
     error_type: str
     message: str
     content_sha256: str | None = None
+    #: 1-based line of a JSON Lines file, for a rejected record inside a file.
+    source_line: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
 
 
-def rejection(stage: str, source_path: str, exc: BaseException, content_sha256: str | None = None) -> Rejection:
+def rejection(
+    stage: str, source_path: str, exc: BaseException, content_sha256: str | None = None, source_line: int | None = None
+) -> Rejection:
     if isinstance(exc, ArticleRejected):
         error_type = exc.error_type
     else:
         # An unexpected failure: keep the exception class so it can be found and fixed.
         error_type = f"unexpected:{type(exc).__name__}"
-    return Rejection(source_path, stage, error_type, str(exc)[:2000], content_sha256)
+    return Rejection(source_path, stage, error_type, str(exc)[:2000], content_sha256, source_line)
 
 
 def run_guarded(stage: str, article: Any, fn: Callable[[Any], Iterable[Any]]) -> Iterator[Any]:
-    """Yield fn(article)'s outputs, or one tagged `Rejection` if it raises."""
+    """Stream fn(article)'s outputs; if it raises, end with one tagged `Rejection` instead.
+
+    Outputs yielded before the failure stand (a JSON Lines file's good lines before a read
+    error), so every output and the rejection together account for the input.
+    """
     try:
-        outputs = list(fn(article))
+        yield from fn(article)
     except Exception as exc:  # noqa: BLE001 - the point is to catch everything per element
         if not isinstance(exc, ArticleRejected):
             _LOG.warning("%s failed on %s", stage, getattr(article, "source_path", article), exc_info=True)
         yield beam.pvalue.TaggedOutput(
             REJECTED,
-            rejection(stage, getattr(article, "source_path", str(article)), exc, getattr(article, "content_sha256", None)),
+            rejection(
+                stage,
+                getattr(article, "source_path", str(article)),
+                exc,
+                getattr(article, "content_sha256", None),
+                getattr(article, "source_line", None),
+            ),
         )
-        return
-    yield from outputs
 
 
 class _WriteRejectionsFn(beam.DoFn):

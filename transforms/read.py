@@ -8,10 +8,12 @@ it the whole fused read-clean-NER stage would run in one worker.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
-import posixpath
+import itertools
+import json
 import unicodedata
-from typing import Iterator
+from typing import Any, Iterator
 
 import apache_beam as beam
 import charset_normalizer
@@ -19,9 +21,9 @@ import fsspec
 
 from schemas.article import Article
 from transforms.failures import REJECTED, ArticleRejected, Rejection, rejection, run_guarded
+from transforms.formats import JsonlFields, detect_format, html_record, jsonl_record, repair_text
 
-#: Extensions read as plain text. Anything else is rejected as unsupported, not guessed at.
-TEXT_SUFFIXES = frozenset({".txt", ".text", ""})
+FILE_READS = "file_reads"
 _GLOB_CHARS = set("*?[")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -101,22 +103,83 @@ def _check_text(text: str) -> str:
     return text
 
 
-def read_article(url: str, max_bytes: int) -> Article:
-    suffix = posixpath.splitext(url.rsplit("/", 1)[-1])[1].lower()
-    if suffix not in TEXT_SUFFIXES:
-        raise ArticleRejected(f"unsupported input format {suffix!r} (plain text: .txt)", "unsupported_format")
-    with fsspec.open(url, "rb") as f:
-        data = f.read(max_bytes + 1)
+@dataclasses.dataclass(frozen=True)
+class FileRead:
+    """How many records one matched file produced (articles + rejected records); for the summary."""
+
+    source_path: str
+    records: int
+
+
+def _read_capped(f, max_bytes: int) -> bytes:
+    data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ArticleRejected(f"file is larger than --max_article_bytes={max_bytes}", "too_large")
+        raise ArticleRejected(f"more than --max_article_bytes={max_bytes} bytes (after decompression)", "too_large")
+    return data
+
+
+def read_records(url: str, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields()) -> Iterator[Any]:
+    """Articles of one file, and rejections for bad records inside it (JSON Lines).
+
+    Raises `ArticleRejected` when the file as a whole is unusable. Reads through fsspec's
+    decompression, and never more than ``max_bytes`` per article, so a decompression bomb is
+    rejected, not loaded.
+    """
+    fmt, compression = detect_format(url)
+    with fsspec.open(url, "rb", compression=compression) as f:
+        if fmt == "jsonl":
+            yield from _jsonl_records(f, url, max_bytes, jsonl_fields)
+            return
+        data = _read_capped(f, max_bytes)
     text, encoding = decode_bytes(data)
+    fields: dict[str, Any] = {"text": text}
+    if fmt == "html":
+        fields = html_record(text)
+    yield _article(url, data, encoding, fmt, fields)
+
+
+def _article(url: str, data: bytes, encoding: str, fmt: str, fields: dict[str, Any], line: int | None = None) -> Article:
+    text, repaired = repair_text(fields["text"])
     return Article(
         source_path=url,
+        source_line=line,
         source_bytes=len(data),
         content_sha256=hashlib.sha256(data).hexdigest(),
+        input_format=fmt,
         encoding=encoding,
         text=text,
+        text_repaired=repaired,
+        title=fields.get("title"),
+        author=fields.get("author"),
+        url=fields.get("url"),
+        meta_date=fields.get("date"),
     )
+
+
+def _jsonl_records(f, url: str, max_bytes: int, jsonl_fields: JsonlFields) -> Iterator[Any]:
+    for number in itertools.count(1):
+        line = f.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the oversized line
+                line = f.readline(1 << 20)
+            yield _rejected_line(url, number, None, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", "too_large"))
+            continue
+        if not line.strip():
+            continue  # blank lines separate nothing in JSON Lines; they are not records
+        sha = hashlib.sha256(line).hexdigest()
+        try:
+            record = jsonl_record(json.loads(line.decode("utf-8-sig")), jsonl_fields)
+            yield _article(url, line, "utf-8", "jsonl", record, number)
+        except (ValueError, ArticleRejected) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            if not isinstance(exc, ArticleRejected):
+                exc = ArticleRejected(f"not a JSON line: {exc}", "bad_record")
+            yield _rejected_line(url, number, sha, exc)
+
+
+def _rejected_line(url: str, number: int, sha: str | None, exc: Exception) -> beam.pvalue.TaggedOutput:
+    return beam.pvalue.TaggedOutput(REJECTED, rejection("read", url, exc, sha, number))
 
 
 class _MatchFn(beam.DoFn):
@@ -151,19 +214,27 @@ class MatchFiles(beam.PTransform):
 
 
 class _ReadFn(beam.DoFn):
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields):
         self._max_bytes = max_bytes
+        self._jsonl_fields = jsonl_fields
 
-    def process(self, url: str):
-        yield from run_guarded("read", url, lambda u: [read_article(u, self._max_bytes)])
+    def process(self, url: str) -> Iterator[Any]:
+        records = 0
+        for output in run_guarded("read", url, lambda u: read_records(u, self._max_bytes, self._jsonl_fields)):
+            records += 1
+            yield output
+        yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records))
 
 
 class ReadArticles(beam.PTransform):
-    """File URLs -> `Article`s with decoded text (main output) and rejections."""
+    """File URLs -> `Article`s (main), rejections, and one `FileRead` per file (``file_reads``)."""
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields()):
         super().__init__()
         self._max_bytes = max_bytes
+        self._jsonl_fields = jsonl_fields
 
     def expand(self, files):
-        return files | "ReadFile" >> beam.ParDo(_ReadFn(self._max_bytes)).with_outputs(REJECTED, main="articles")
+        return files | "ReadFile" >> beam.ParDo(_ReadFn(self._max_bytes, self._jsonl_fields)).with_outputs(
+            REJECTED, FILE_READS, main="articles"
+        )

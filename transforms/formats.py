@@ -1,0 +1,125 @@
+"""Input formats: which parser a file needs, and the pure parsing functions behind each.
+
+A file's format comes from its name: ``.txt`` (and no suffix) is plain text, ``.html``/``.htm``
+goes through trafilatura, ``.jsonl``/``.ndjson`` holds one article per line. A compression
+suffix (``.gz``, ``.bz2``, ``.zst``, ``.xz``) may follow any of them; fsspec decompresses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import unicodedata
+from typing import Any
+
+import ftfy
+
+from transforms.failures import ArticleRejected
+
+FORMATS = {".txt": "text", ".text": "text", "": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz"}
+#: ftfy repairs mojibake and stray escapes; it must not restyle real text (quotes, widths).
+_FTFY = ftfy.TextFixerConfig(
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    fix_line_breaks=False,
+    normalization="NFC",
+    explain=False,
+)
+
+
+def detect_format(url: str) -> tuple[str, str | None]:
+    """(format, fsspec compression or None) from a file name; unknown names are rejected."""
+    name = url.rsplit("/", 1)[-1].lower()
+    stem, suffix = posixpath.splitext(name)
+    compression = COMPRESSIONS.get(suffix)
+    if compression:
+        stem, suffix = posixpath.splitext(stem)
+    if suffix not in FORMATS or (suffix == "" and name.startswith(".")):
+        known = ", ".join(sorted(s for s in FORMATS if s))
+        raise ArticleRejected(f"unsupported input format {suffix or name!r} (known: {known}, optionally compressed)", "unsupported_format")
+    return FORMATS[suffix], compression
+
+
+def repair_text(text: str) -> tuple[str, bool]:
+    """Mojibake repaired with ftfy; True when it changed more than Unicode normalisation."""
+    fixed = ftfy.fix_text(text, _FTFY)
+    return fixed, fixed != unicodedata.normalize("NFC", text)
+
+
+@dataclasses.dataclass(frozen=True)
+class JsonlFields:
+    """Which JSON keys hold each article field; ``--jsonl_fields text=body,date=published_at``."""
+
+    text: str = "text"
+    title: str = "title"
+    url: str = "url"
+    date: str = "date"
+    author: str = "author"
+
+    @classmethod
+    def parse(cls, spec: str | None) -> "JsonlFields":
+        if not spec:
+            return cls()
+        mapping: dict[str, str] = {}
+        for part in spec.split(","):
+            field, sep, key = part.partition("=")
+            field, key = field.strip(), key.strip()
+            if not sep or not key or field not in {f.name for f in dataclasses.fields(cls)}:
+                names = ", ".join(f.name for f in dataclasses.fields(cls))
+                raise ValueError(f"--jsonl_fields: {part!r} must be FIELD=KEY with FIELD one of {names}")
+            mapping[field] = key
+        return cls(**mapping)
+
+
+def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
+    """The article fields of one parsed JSON line; a line without usable text is rejected."""
+    if not isinstance(record, dict):
+        raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", "bad_record")
+    text = record.get(fields.text)
+    if not isinstance(text, str):
+        raise ArticleRejected(f"field {fields.text!r} is missing or not a string", "bad_record")
+    if not text.strip():
+        raise ArticleRejected(f"field {fields.text!r} is empty", "empty_file")
+
+    def optional(key: str) -> str | None:
+        value = record.get(key)
+        return str(value).strip() or None if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+
+    return {
+        "text": text,
+        "title": optional(fields.title),
+        "url": optional(fields.url),
+        "date": optional(fields.date),
+        "author": optional(fields.author),
+    }
+
+
+_TRAFILATURA_CONFIG = None
+
+
+def html_record(html: str, url: str | None = None) -> dict[str, str | None]:
+    """Main text and metadata of an HTML page, via trafilatura."""
+    global _TRAFILATURA_CONFIG
+    import trafilatura
+    from trafilatura.settings import use_config
+
+    if _TRAFILATURA_CONFIG is None:
+        _TRAFILATURA_CONFIG = use_config()
+        # Its timeout uses signals, which only work in a main thread; Beam runs DoFns in others.
+        _TRAFILATURA_CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True, config=_TRAFILATURA_CONFIG
+    )
+    if doc is None or not (doc.text or "").strip():
+        raise ArticleRejected("trafilatura found no main text in the HTML page", "no_text_in_html")
+    text = doc.text
+    if doc.title and text.startswith(doc.title + "\n"):
+        text = text[len(doc.title) + 1 :]
+    return {
+        "text": text,
+        "title": doc.title or None,
+        "url": doc.url or None,
+        "date": doc.date or None,
+        "author": doc.author or None,
+    }
