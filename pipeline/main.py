@@ -26,7 +26,7 @@ from pipeline.summary import SummarizeRun, format_summary, summary_path
 from schemas.article import SCHEMA_VERSION
 from transforms.clean import CleanArticles, Rule, load_rules
 from transforms.formats import JsonlFields
-from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, check_model, default_model
+from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, parse_model_setting
 from transforms.failures import REJECTED, WriteRejections
 from transforms.read import FILE_READS, MatchFiles, ReadArticles
 from transforms.topics import AssignTopics, Taxonomy, load_taxonomy
@@ -42,7 +42,7 @@ class RunConfig:
     inputs: tuple[str, ...]
     output: str
     run_id: str
-    spacy_model: str
+    spacy_models: dict[str, str]
     rules: tuple[Rule, ...]
     taxonomy: Taxonomy
     max_article_bytes: int
@@ -58,7 +58,7 @@ def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
     read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
-        config.spacy_model, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
+        config.spacy_models, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy)
     written = topical.articles | "WriteParquet" >> WriteParquet(
@@ -94,7 +94,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         output = os.path.abspath(output)  # so the summary and messages name where the data is
     try:
         jsonl_fields = JsonlFields.parse(opts.jsonl_fields)
-        model = check_model(opts.spacy_model or default_model())
+        models = parse_model_setting(opts.spacy_model)
         rules = load_rules(opts.rules)
         taxonomy = load_taxonomy(opts.topics)
     except (ValueError, ModelNotFound, OSError) as exc:  # RulePackError and TaxonomyError are ValueErrors
@@ -113,7 +113,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "inputs": list(opts.input),
         "output": output,
         "mode": opts.mode,
-        "spacy_model": model,
+        "spacy_models": models,
         "taxonomy": f"{taxonomy.name}@{taxonomy.version}",
         "rules": opts.rules or "packaged",
     }
@@ -121,7 +121,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         inputs=tuple(opts.input),
         output=output,
         run_id=run_id,
-        spacy_model=model,
+        spacy_models=models,
         rules=rules,
         taxonomy=taxonomy,
         max_article_bytes=opts.max_article_bytes,
@@ -165,7 +165,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     options = IngestOptions(argv)
     config = resolve(options)
-    _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_model)
+    _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
     p = beam.Pipeline(runner=_runner(options), options=options)
     build(p, config)
     result = p.run()

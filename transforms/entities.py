@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 from typing import Any, Iterator, Sequence
@@ -52,6 +53,36 @@ def check_model(name: str) -> str:
     return name
 
 
+def model_language(name: str) -> str:
+    """The language code in a model's meta.json, read without loading the model."""
+    if os.path.isdir(name):
+        meta_path = os.path.join(name, "meta.json")
+    else:
+        spec = importlib.util.find_spec(name)
+        meta_path = os.path.join(list(spec.submodule_search_locations or [""])[0], "meta.json") if spec else ""
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            return json.load(f)["lang"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelNotFound(f"cannot read the language of spaCy model {name!r} from its meta.json: {exc}") from exc
+
+
+def parse_model_setting(setting: str | None) -> dict[str, str]:
+    """``--spacy_model``: ``en=en_core_web_sm,de=de_core_news_sm`` or one model (its meta's language)."""
+    if not setting:
+        return {"en": check_model(default_model())}
+    models: dict[str, str] = {}
+    for part in setting.split(","):
+        lang, sep, name = part.strip().partition("=")
+        if sep:
+            if not lang.strip() or not name.strip():
+                raise ModelNotFound(f"--spacy_model: {part!r} must be LANG=MODEL")
+            models[lang.strip().lower()] = check_model(name.strip())
+        else:
+            models[model_language(check_model(lang))] = lang
+    return models
+
+
 def _listened_to(config: Any) -> set[str]:
     """Upstream components a component's model listens to (shared tok2vec/transformer)."""
     found: set[str] = set()
@@ -91,43 +122,63 @@ def entities_of(doc) -> tuple[dict[str, Any], ...]:
     )
 
 
+def skip_reason(language: str | None, models: dict[str, Any]) -> str | None:
+    """Why an article gets no NER, or None when a model for its language is configured."""
+    if language in models:
+        return None
+    if language is None:
+        return "language unknown"
+    return f"no spaCy model configured for language {language!r}"
+
+
 class _NerBatchFn(beam.DoFn):
-    def __init__(self, model: str):
-        self._model = model
-        self._nlp = None
+    def __init__(self, models: dict[str, str]):
+        self._models = dict(models)
+        self._nlp: dict[str, Any] = {}
 
     def setup(self) -> None:
-        self._nlp = load_ner(self._model)
+        self._nlp = {lang: load_ner(name) for lang, name in self._models.items()}
         # Per-process count, so a run can show that every worker did NER work.
         self._worker_articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"articles_in_process_{os.getpid()}")
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         self._worker_articles.inc(len(batch))
+        by_language: dict[str, list[Article]] = {}
+        for article in batch:
+            reason = skip_reason(article.language, self._nlp)
+            if reason:
+                yield dataclasses.replace(article, entities=(), ner_skipped_reason=reason)
+            else:
+                by_language.setdefault(article.language, []).append(article)
+        for language, articles in by_language.items():
+            yield from self._pipe(self._nlp[language], articles)
+
+    def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
         try:
-            docs = list(self._nlp.pipe([a.body for a in batch], batch_size=len(batch)))
+            docs = list(nlp.pipe([a.body for a in articles], batch_size=len(articles)))
         except Exception:  # noqa: BLE001 - one bad text must not reject its whole batch
-            _LOG.warning("NER failed on a batch of %d; retrying one by one", len(batch), exc_info=True)
-            for article in batch:
-                yield from run_guarded("entities", article, self._one)
+            _LOG.warning("NER failed on a batch of %d; retrying one by one", len(articles), exc_info=True)
+            for article in articles:
+                yield from run_guarded("entities", article, lambda a: [self._one(nlp, a)])
             return
-        for article, doc in zip(batch, docs):
+        for article, doc in zip(articles, docs):
             yield dataclasses.replace(article, entities=entities_of(doc))
 
-    def _one(self, article: Article) -> list[Article]:
-        if len(article.body) > self._nlp.max_length:
+    @staticmethod
+    def _one(nlp, article: Article) -> Article:
+        if len(article.body) > nlp.max_length:
             raise ArticleRejected(
-                f"body of {len(article.body)} characters is over spaCy's max_length {self._nlp.max_length}",
-                "text_too_long",
+                f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}", "text_too_long"
             )
-        return [dataclasses.replace(article, entities=entities_of(self._nlp(article.body)))]
+        return dataclasses.replace(article, entities=entities_of(nlp(article.body)))
 
 
 class ExtractEntities(beam.PTransform):
     """Cleaned articles -> articles with ``entities`` (main output) and rejections."""
 
-    def __init__(self, model: str, min_batch_size: int = 16, max_batch_size: int = 64):
+    def __init__(self, models: dict[str, str] | str, min_batch_size: int = 16, max_batch_size: int = 64):
         super().__init__()
-        self._model = model
+        self._models = models if isinstance(models, dict) else {"en": models}
         self._min = min_batch_size
         self._max = max_batch_size
 
@@ -135,6 +186,6 @@ class ExtractEntities(beam.PTransform):
         return (
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=self._min, max_batch_size=self._max)
-            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._model)).with_outputs(REJECTED, main="articles")
+            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._models)).with_outputs(REJECTED, main="articles")
         )
 
