@@ -115,7 +115,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "mode": opts.mode,
         "spacy_models": models,
         "taxonomy": f"{taxonomy.name}@{taxonomy.version}",
-        "rules": opts.rules or "packaged",
+        "rules": ["packaged"] + list(opts.rules or []),
     }
     return RunConfig(
         inputs=tuple(opts.input),

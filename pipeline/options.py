@@ -59,8 +59,11 @@ class IngestOptions(PipelineOptions):
         )
         parser.add_argument(
             "--rules",
+            action="append",
             default=None,
-            help="Boilerplate rule pack YAML (fsspec URL) replacing the packaged one.",
+            help="Extra boilerplate rule pack YAML (fsspec URL), added after the packaged one; repeatable. A rule "
+            "named like a packaged rule replaces it; 'enabled: false' switches one off. Format: "
+            "transforms/rules/boilerplate.yaml.",
         )
         parser.add_argument(
             "--max_article_bytes",

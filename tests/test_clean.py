@@ -244,3 +244,62 @@ def test_clean_transform_splits_articles_and_rejections():
             equal_to([("in/empty.txt", "clean", "no_text_after_cleaning")]),
             label="rejected",
         )
+
+
+def test_user_rule_packs_add_replace_and_disable_rules(tmp_path):
+    pack = tmp_path / "site.yaml"
+    pack.write_text(
+        "rules:\n"
+        "  - {name: site_footer, kind: line, where: footer, pattern: '^Example Times, 1 Main St'}\n"
+        "  - {name: social_cta, kind: line, pattern: '^Never matches anything here$'}\n"
+        "  - {name: sources_heading, enabled: false}\n"
+    )
+    rules = load_rules([str(pack)])
+    names = [r.name for r in rules]
+    assert names.count("social_cta") == 1 and "sources_heading" not in names and names[-1] == "site_footer"
+    text = "Real paragraph of the story.\n\nDo you use Facebook? Follow us to always be informed\n\nSources\n\nExample Times, 1 Main St"
+    result = clean_text(text, rules)
+    assert [r["rule"] for r in result.removed] == ["site_footer"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {name: no_such_rule, enabled: false}\n")
+    with pytest.raises(RulePackError, match="cannot disable 'no_such_rule'"):
+        load_rules([str(bad)])
+
+
+@pytest.mark.parametrize(
+    "line, rule",
+    [
+        ("Sign up for our newsletter to get the day's top stories.", "newsletter_signup"),
+        ("We use cookies to improve your experience on our site.", "cookie_notice"),
+        ("© 2025 Example Media Group. All rights reserved.", "copyright"),
+        ("Advertisement", "advertisement"),
+        ("Photo: Jane Doe/Example News", "photo_credit"),
+        ("(AP Photo/Mark Lennihan)", "photo_credit"),
+        ("1.2K shares", "engagement_counter"),
+        ("Tags: China, Russia, North Korea", "tag_list"),
+        ("Privacy Policy", "site_chrome"),
+        ("Skip to main content", "site_chrome"),
+        ("Te puede interesar: El Gobierno aprueba el presupuesto", "inline_promo"),
+        ("Síguenos en Facebook y mantente informado", "social_cta"),
+        ("Read more: Markets slide as oil jumps", "inline_promo"),
+    ],
+)
+def test_boilerplate_families_are_removed_by_name(line, rule):
+    text = f"The first paragraph of the article is real content.\n\n{line}\n\nThe last paragraph is real content too."
+    assert [r["rule"] for r in clean_text(text, RULES).removed] == [rule]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Home prices rose for a third month, the agency said.",
+        "The company said it would advertise the jobs next week.",
+        "Copyright law is at the centre of the dispute between the two publishers.",
+        "Share prices fell 3% in early trading.",
+        "Photos taken by the rover show a dry riverbed.",
+        "Privacy campaigners said the plan went too far.",
+    ],
+)
+def test_content_that_looks_like_boilerplate_words_is_kept(line):
+    text = f"The first paragraph of the article is real content.\n\n{line}\n\nThe last paragraph is real content too."
+    assert clean_text(text, RULES).removed == ()

@@ -32,6 +32,7 @@ HEAD_LINES = 4
 TEASER_MAX_WORDS = 25
 TITLE_MAX_WORDS = 20
 _ELLIPSIS = ("...", "…")
+_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*$")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[^\S\n]+")
 
@@ -61,15 +62,29 @@ class CleanResult:
     meta: dict[str, str]
 
 
-def load_rules(path: str | None = None) -> tuple[Rule, ...]:
-    """Parse and validate a rule pack (the packaged default when path is None)."""
-    if path is None:
-        text = resources.files("transforms.rules").joinpath("boilerplate.yaml").read_text("utf-8")
-        path = "<packaged boilerplate.yaml>"
-    else:
+def load_rules(user_packs: Iterable[str] | str | None = None) -> tuple[Rule, ...]:
+    """The packaged rule pack, then each user pack (fsspec URLs) in order.
+
+    A user rule named like an earlier rule replaces it in place; ``enabled: false`` drops it.
+    """
+    text = resources.files("transforms.rules").joinpath("boilerplate.yaml").read_text("utf-8")
+    rules = {r.name: r for r in parse_rules(yaml.safe_load(text), "<packaged boilerplate.yaml>")}
+    for path in [user_packs] if isinstance(user_packs, str) else list(user_packs or ()):
         with fsspec.open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-    return parse_rules(yaml.safe_load(text), path)
+            spec = yaml.safe_load(f.read())
+        for name in _disabled(spec, path):
+            if rules.pop(name, None) is None:
+                raise RulePackError(f"{path}: cannot disable {name!r}: no earlier rule has that name")
+        rules.update((r.name, r) for r in parse_rules(spec, path))
+    return tuple(rules.values())
+
+
+def _disabled(spec: Any, source: str) -> list[str]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list):
+        raise RulePackError(f"{source}: expected a mapping with a 'rules' list")
+    names = [r.get("name") for r in spec["rules"] if isinstance(r, dict) and r.get("enabled") is False]
+    spec["rules"] = [r for r in spec["rules"] if not (isinstance(r, dict) and r.get("enabled") is False)]
+    return names
 
 
 def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
@@ -142,9 +157,13 @@ def looks_like_title(line: str) -> bool:
 
 
 def _is_teaser(line: str, tails: list[Rule]) -> bool:
+    """A teaser headline (short, no closing full stop), a teaser summary ("..."), or a marker.
+
+    A finished sentence is prose: one after a marker means the marker was not a widget.
+    """
     return (
-        len(line.split()) <= TEASER_MAX_WORDS
-        or line.endswith(_ELLIPSIS)
+        line.endswith(_ELLIPSIS)
+        or (len(line.split()) <= TEASER_MAX_WORDS and not _SENTENCE_END.search(line))
         or any(rule.match(line) for rule in tails)
     )
 
