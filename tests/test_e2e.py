@@ -221,3 +221,13 @@ def test_every_bundled_format_end_to_end(tmp_path):
     (chip,) = [r for r in rows if r["source_path"].endswith(".txt.gz")]
     assert chip["title"] == "Chipmaker unveils smaller, faster processor for phones"
     assert {r["language"] for r in rows} == {"en"}
+
+
+def test_benchmark_smoke():
+    """The benchmark script runs (a tiny corpus); its figures are for people, not asserted."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--articles", "6"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "end-to-end / raw spaCy: 1 worker" in result.stdout
+    assert "per article: NER" in result.stdout

@@ -6,7 +6,7 @@ import functools
 #: Below this probability the language is recorded as unknown (None), not guessed.
 MIN_PROBABILITY = 0.8
 #: The first characters are enough to tell the language and keep the cost flat.
-SAMPLE_CHARS = 3000
+SAMPLE_CHARS = 1000
 MIN_LETTERS = 20
 
 

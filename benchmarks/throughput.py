@@ -1,0 +1,174 @@
+"""Throughput of the pipeline against raw spaCy on the same machine, and what each stage costs.
+
+    python benchmarks/throughput.py --articles 400
+
+Builds a corpus of N realistic article files (bundled samples and development gold bodies,
+shuffled and varied so nothing is trivially repeated, half of them with widget tails), then
+measures in one run:
+  (a) raw spaCy ``nlp.pipe`` over the same cleaned texts, 1 process and ``n_process=2``;
+  (b) the whole pipeline with the DirectRunner, 1 worker and 2 workers (multi_processing);
+  (c) per-article cost of cleaning and of topic assignment relative to NER.
+It prints articles/s, the ratios (b)/(a) on matching cores, and each run's peak RSS. Run it on
+an otherwise idle machine: other processes distort the 2-worker figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TAILS = [
+    "Share post:\n\nPopular\n\nRelated\n\nStolen Car With Child Inside Found Quickly\n\nA child who was inside a car stolen in...",
+    "*Jane Roe is a lecturer in politics at Example University.\n\nThis article was originally published in The Conversation",
+    "Do you use more Facebook? Follow us to always be informed",
+    "",
+]
+
+
+def source_texts() -> list[str]:
+    texts = [p.read_text("utf-8") for p in sorted((REPO / "samples" / "incoming").glob("*.txt"))]
+    gold_dir = REPO / "tests" / "data" / "eval" / "cleaning"
+    texts += [p.read_text("utf-8") for p in sorted(gold_dir.glob("*.gold.txt")) if len(p.read_text("utf-8")) > 1500]
+    return texts
+
+
+def build_corpus(directory: pathlib.Path, n: int, seed: int = 7) -> list[pathlib.Path]:
+    """N article files: paragraphs of real articles, reshuffled per file, with a unique lead line."""
+    rng = random.Random(seed)
+    texts = source_texts()
+    paths = []
+    for i in range(n):
+        paragraphs = [p for p in texts[i % len(texts)].replace("\r", "").split("\n") if p.strip()]
+        body = paragraphs[:1] + rng.sample(paragraphs[1:], len(paragraphs) - 1)
+        lead = f"Report {i}: officials in region {rng.randint(1, 999)} said on day {rng.randint(1, 28)} that talks continued."
+        text = "\n\n".join([lead, *body]) + "\n\n" + TAILS[i % len(TAILS)]
+        path = directory / f"{i // 100:03d}" / f"article_{i:06d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+        paths.append(path)
+    return paths
+
+
+def _child(code: str) -> dict:
+    """Run code in a fresh interpreter; it prints one JSON line. Adds the child's peak RSS."""
+    wrapped = (
+        "import json, resource, sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        + code
+        + "\nrss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        + "\nresult['peak_rss_mb'] = round(rss / 1024, 1)\nprint(json.dumps(result))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def raw_spacy(corpus_dir: pathlib.Path, n_process: int) -> dict:
+    return _child(
+        f"""
+import pathlib, time
+from transforms.clean import clean_article, load_rules
+from transforms.read import read_records
+from transforms.entities import default_model, load_ner
+rules = load_rules()
+texts = [clean_article(next(read_records(str(p), 10**7)), rules).body for p in sorted(pathlib.Path({str(corpus_dir)!r}).rglob('*.txt'))]
+nlp = load_ner(default_model())
+start = time.perf_counter()
+n = sum(1 for _ in nlp.pipe(texts, batch_size=64, n_process={n_process}))
+result = {{'articles': n, 'seconds': time.perf_counter() - start}}
+"""
+    )
+
+
+def stage_costs(corpus_dir: pathlib.Path) -> dict:
+    """Seconds per article of cleaning, NER and topics, measured on the same texts in one process."""
+    return _child(
+        f"""
+import pathlib, time
+from transforms.clean import clean_article, load_rules
+from transforms.read import read_records
+from transforms.entities import default_model, load_ner, entities_of
+from transforms.topics import KeywordClassifier, load_taxonomy
+from transforms.language import detect_language
+rules = load_rules()
+raw = [next(read_records(str(p), 10**7)) for p in sorted(pathlib.Path({str(corpus_dir)!r}).rglob('*.txt'))]
+detect_language('Warm up the language model before timing anything.')  # loaded once per worker in the pipeline
+t = time.perf_counter(); cleaned = [clean_article(a, rules) for a in raw]; clean_s = time.perf_counter() - t
+nlp = load_ner(default_model())
+t = time.perf_counter(); docs = list(nlp.pipe([a.body for a in cleaned], batch_size=64)); ner_s = time.perf_counter() - t
+classifier = KeywordClassifier(load_taxonomy())
+t = time.perf_counter()
+for a, d in zip(cleaned, docs): classifier.classify(a.title, a.body, entities_of(d))
+topic_s = time.perf_counter() - t
+n = len(raw)
+result = {{'articles': n, 'clean_ms': 1000 * clean_s / n, 'ner_ms': 1000 * ner_s / n, 'topics_ms': 1000 * topic_s / n}}
+"""
+    )
+
+
+def pipeline_run(corpus_dir: pathlib.Path, out_dir: pathlib.Path, workers: int) -> dict:
+    extra = ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"] if workers > 1 else []
+    argv = ["--input", str(corpus_dir), "--output", str(out_dir), *extra]
+    return _child(
+        f"""
+import time, io, contextlib
+from pipeline.main import run
+start = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    summary = run({argv!r})
+result = {{'articles': summary['articles_written'], 'rejected': summary['articles_rejected'], 'seconds': time.perf_counter() - start}}
+"""
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=400, help="corpus size (default: %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the corpus and outputs (printed)")
+    args = parser.parse_args(argv)
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="news-ingest-bench-"))
+    corpus = work / "corpus"
+    build_corpus(corpus, args.articles)
+    print(f"corpus: {args.articles} articles in {corpus}  (machine: {os.cpu_count()} cores)")
+
+    results = {
+        "raw spaCy nlp.pipe, 1 process": raw_spacy(corpus, 1),
+        "raw spaCy nlp.pipe, n_process=2": raw_spacy(corpus, 2),
+        "pipeline, DirectRunner 1 worker": pipeline_run(corpus, work / "out1", 1),
+        "pipeline, DirectRunner 2 workers": pipeline_run(corpus, work / "out2", 2),
+    }
+    print(f"\n{'':<36} {'articles':>8} {'seconds':>8} {'art/s':>7} {'peak RSS MB':>12}")
+    for name, r in results.items():
+        print(f"{name:<36} {r['articles']:>8} {r['seconds']:>8.1f} {r['articles'] / r['seconds']:>7.2f} {r['peak_rss_mb']:>12}")
+    rate = {k: r["articles"] / r["seconds"] for k, r in results.items()}
+    one = rate["pipeline, DirectRunner 1 worker"] / rate["raw spaCy nlp.pipe, 1 process"]
+    two = rate["pipeline, DirectRunner 2 workers"] / rate["raw spaCy nlp.pipe, n_process=2"]
+    print(f"\nend-to-end / raw spaCy: 1 worker {one:.2f}x (target >= 0.95), 2 workers {two:.2f}x (target >= 0.90)")
+
+    costs = stage_costs(corpus)
+    print(
+        f"per article: NER {costs['ner_ms']:.1f} ms, cleaning {costs['clean_ms']:.2f} ms "
+        f"({100 * costs['clean_ms'] / costs['ner_ms']:.1f}% of NER, target <= 5%), topics {costs['topics_ms']:.2f} ms "
+        f"({100 * costs['topics_ms'] / costs['ner_ms']:.1f}% of NER, target <= 35%)"
+    )
+    if args.keep:
+        print(f"kept: {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
