@@ -125,15 +125,21 @@ def _accuracy_macro_f1(gold: list[str], predicted: list[str]) -> dict[str, float
     return {"accuracy": accuracy, "macro_f1": sum(f1s) / len(f1s)}
 
 
-def keyword_topics(texts: list[str]) -> list[str]:
-    from transforms.topics import KeywordClassifier, load_taxonomy
+def pipeline_topics(model: str = "keywords", taxonomy_path: str | None = None) -> Callable[[list[str]], list[str]]:
+    """The pipeline's topic step as a function of texts (first line = title, rest = body)."""
+    from schemas.article import Article
+    from transforms.topics import load_taxonomy, load_topic_model
 
-    classifier = KeywordClassifier(load_taxonomy())
-    out = []
-    for text in texts:
-        title, _, body = text.partition("\n")
-        out.append(classifier.classify(title, body)[0])
-    return out
+    topic_model = load_topic_model(model, load_taxonomy(taxonomy_path))
+
+    def classify(texts: list[str]) -> list[str]:
+        articles = []
+        for i, text in enumerate(texts):
+            title, _, body = text.partition("\n")
+            articles.append(Article(f"eval:{i}", len(text), "", title=title or None, body=body or title))
+        return [r.topic for r in topic_model.classify_batch(articles)]
+
+    return classify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="accuracy and macro-F1 of topics on labelled JSON lines")
     topics.add_argument("file", help='JSON lines {"text": ..., "label": ...}')
     topics.add_argument("--label_map", help="YAML {labels: {label: [slug, ...]}}; default: the AG News map")
+    topics.add_argument("--topic_model", default="keywords", help="as the pipeline's --topic_model")
+    topics.add_argument("--topics", help="taxonomy YAML, as the pipeline's --topics")
     args = parser.parse_args(argv)
 
     if args.what == "cleaning":
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             label = "no cleaning" if name == "baseline" else ("pipeline/html" if args.html else "pipeline")
             print(f"{label:<12} {s['pages']:>5} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f}")
     else:
-        scores = evaluate_topics(args.file, load_label_map(args.label_map), keyword_topics)
+        scores = evaluate_topics(args.file, load_label_map(args.label_map), pipeline_topics(args.topic_model, args.topics))
         print(f"{'':<18} {'items':>5} {'accuracy':>9} {'macro-F1':>9}")
         for name, label in (("baseline_majority", "majority class"), ("system", "pipeline")):
             s = scores[name]

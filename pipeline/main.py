@@ -29,7 +29,7 @@ from transforms.formats import JsonlFields
 from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, parse_model_setting
 from transforms.failures import REJECTED, WriteRejections
 from transforms.read import FILE_READS, MatchFiles, ReadArticles
-from transforms.topics import AssignTopics, Taxonomy, load_taxonomy
+from transforms.topics import AssignTopics, Taxonomy, load_taxonomy, load_topic_model
 from transforms.write import WriteParquet
 
 _LOG = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class RunConfig:
     spacy_models: dict[str, str]
     rules: tuple[Rule, ...]
     taxonomy: Taxonomy
+    topic_model: str
     max_article_bytes: int
     jsonl_fields: JsonlFields
     ner_batch_size: int
@@ -60,7 +61,7 @@ def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
         config.spacy_models, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
     )
-    topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy)
+    topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
         config.output, config.run_id, config.max_rows_per_file, config.compression
     )
@@ -97,6 +98,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         models = parse_model_setting(opts.spacy_model)
         rules = load_rules(opts.rules)
         taxonomy = load_taxonomy(opts.topics)
+        topic_model = load_topic_model(opts.topic_model, taxonomy)  # loaded here to fail fast; workers load their own
     except (ValueError, ModelNotFound, OSError) as exc:  # RulePackError and TaxonomyError are ValueErrors
         raise UsageError(str(exc)) from exc
     if opts.mode == "error_if_exists" and _has_dataset(output):
@@ -115,6 +117,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "mode": opts.mode,
         "spacy_models": models,
         "taxonomy": f"{taxonomy.name}@{taxonomy.version}",
+        "topic_model": topic_model.version,
         "rules": ["packaged"] + list(opts.rules or []),
     }
     return RunConfig(
@@ -124,6 +127,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         spacy_models=models,
         rules=rules,
         taxonomy=taxonomy,
+        topic_model=opts.topic_model,
         max_article_bytes=opts.max_article_bytes,
         jsonl_fields=jsonl_fields,
         ner_batch_size=opts.ner_batch_size,

@@ -58,6 +58,11 @@ class IngestOptions(PipelineOptions):
             help="Topic taxonomy YAML (fsspec URL). Default: the packaged IPTC Media Topics top level.",
         )
         parser.add_argument(
+            "--topic_model",
+            default="keywords",
+            help="Topic model: keywords (the taxonomy's keyword rules). Default: %(default)s.",
+        )
+        parser.add_argument(
             "--rules",
             action="append",
             default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.evaluate import evaluate_cleaning, evaluate_topics, keyword_topics, load_label_map, token_prf
+from pipeline.evaluate import evaluate_cleaning, evaluate_topics, pipeline_topics, load_label_map, token_prf
 from tests.conftest import DATA
 
 EVAL = DATA / "eval"
@@ -30,7 +30,7 @@ def test_cleaning_html_floor():
 
 
 def test_topics_floor_on_ag_news():
-    scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), keyword_topics)
+    scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), pipeline_topics())
     assert scores["baseline_majority"]["accuracy"] == pytest.approx(0.25)
     assert scores["system"]["accuracy"] >= 0.37
     assert scores["system"]["macro_f1"] >= 0.50

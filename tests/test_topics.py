@@ -71,6 +71,20 @@ def test_assign_topics_transform():
     with test_pipeline() as p:
         out = p | beam.Create(articles) | AssignTopics(TAXONOMY)
         assert_that(
-            out.articles | beam.Map(lambda a: (a.source_path, a.topic, a.topic_score is None)),
-            equal_to([("a", "sport", False), ("b", "other", True)]),
+            out.articles | beam.Map(lambda a: (a.source_path, a.topic, a.topic_score, a.topic_scores)),
+            equal_to([("a", "sport", 1.0, (("sport", 1.0),)), ("b", "other", None, ())]),
         )
+
+
+def test_topic_scores_keep_the_best_topics_as_shares():
+    result = CLASSIFIER.result("Election", "The parliament vote on the war budget and the army.")
+    assert result.topic == "politics"
+    assert [slug for slug, _ in result.scores] == ["politics", "conflict_war_peace", "economy_business_finance"]
+    assert sum(score for _, score in result.scores) == pytest.approx(1.0, abs=0.001)
+
+
+def test_unknown_topic_model_is_refused():
+    from transforms.topics import load_topic_model
+
+    with pytest.raises(TaxonomyError, match="--topic_model 'magic'"):
+        load_topic_model("magic", TAXONOMY)

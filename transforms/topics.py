@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections import Counter
 from importlib import resources
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import apache_beam as beam
 import fsspec
@@ -93,6 +93,34 @@ def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:
     )
 
 
+#: How many of the best topics an article keeps in ``topic_scores``.
+TOP_SCORES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicResult:
+    topic: str
+    score: float | None
+    #: The best topics and their scores, best first (the model's own scale, 0..1).
+    scores: tuple[tuple[str, float], ...]
+
+
+class TopicModel(Protocol):
+    """What `AssignTopics` needs of a topic model; chosen by ``--topic_model``."""
+
+    name: str
+    version: str
+
+    def classify_batch(self, articles: Sequence[Article]) -> list[TopicResult]: ...
+
+
+def load_topic_model(spec: str, taxonomy: Taxonomy) -> TopicModel:
+    """``keywords`` (the taxonomy's keyword rules), or a model directory or name (see TOPIC_MODELS)."""
+    if spec not in TOPIC_MODELS:
+        raise TaxonomyError(f"--topic_model {spec!r}: choose one of {sorted(TOPIC_MODELS)}")
+    return TOPIC_MODELS[spec](taxonomy)
+
+
 class KeywordClassifier:
     """Scores every topic with one pass over the words of the title and of the body.
 
@@ -139,37 +167,69 @@ class KeywordClassifier:
 
     def classify(self, title: str | None, body: str, entities: Sequence[dict[str, Any]] = ()) -> tuple[str, float | None]:
         """(slug, share of all topic evidence that the winner holds); fallback gets no score."""
+        result = self.result(title, body, entities)
+        return result.topic, result.score
+
+    def result(self, title: str | None, body: str, entities: Sequence[dict[str, Any]] = ()) -> "TopicResult":
         scores = self.scores(title, body, entities)
+        total = sum(scores.values())
         order = {t.slug: i for i, t in enumerate(self.taxonomy.topics)}
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+        shares = tuple((slug, round(value / total, 4)) for slug, value in ranked[:TOP_SCORES])
         if not ranked or ranked[0][1] < self.taxonomy.min_score:
-            return self.taxonomy.fallback, None
-        slug, best = ranked[0]
-        return slug, round(best / sum(scores.values()), 4)
+            return TopicResult(self.taxonomy.fallback, None, shares)
+        return TopicResult(ranked[0][0], shares[0][1], shares)
+
+    # The TopicModel interface.
+    name = "keywords"
+
+    @property
+    def version(self) -> str:
+        return f"keywords:{self.taxonomy.name}@{self.taxonomy.version}"
+
+    def classify_batch(self, articles: Sequence[Article]) -> list["TopicResult"]:
+        return [self.result(a.title, a.body or "", a.entities) for a in articles]
+
+
+TOPIC_MODELS: dict[str, Callable[[Taxonomy], TopicModel]] = {"keywords": KeywordClassifier}
+
+
+def with_topic(article: Article, result: TopicResult) -> Article:
+    return dataclasses.replace(article, topic=result.topic, topic_score=result.score, topic_scores=result.scores)
 
 
 class _TopicFn(beam.DoFn):
-    def __init__(self, taxonomy: Taxonomy):
+    def __init__(self, taxonomy: Taxonomy, model: str):
         self._taxonomy = taxonomy
-        self._classifier: KeywordClassifier | None = None
+        self._model_spec = model
+        self._model: TopicModel | None = None
 
     def setup(self) -> None:
-        self._classifier = KeywordClassifier(self._taxonomy)
+        self._model = load_topic_model(self._model_spec, self._taxonomy)
 
-    def process(self, article: Article) -> Iterator[Any]:
-        yield from run_guarded("topics", article, self._assign)
-
-    def _assign(self, article: Article) -> list[Article]:
-        slug, score = self._classifier.classify(article.title, article.body or "", article.entities)
-        return [dataclasses.replace(article, topic=slug, topic_score=score)]
+    def process(self, batch: Sequence[Article]) -> Iterator[Any]:
+        try:
+            results = self._model.classify_batch(batch)
+        except Exception:  # noqa: BLE001 - isolate the article that fails
+            for article in batch:
+                yield from run_guarded("topics", article, lambda a: [with_topic(a, self._model.classify_batch([a])[0])])
+            return
+        for article, result in zip(batch, results):
+            yield with_topic(article, result)
 
 
 class AssignTopics(beam.PTransform):
-    """Articles -> articles with ``topic`` and ``topic_score`` (main output) and rejections."""
+    """Articles -> articles with ``topic``, ``topic_score``, ``topic_scores`` (main) and rejections."""
 
-    def __init__(self, taxonomy: Taxonomy | None = None):
+    def __init__(self, taxonomy: Taxonomy | None = None, model: str = "keywords", max_batch_size: int = 64):
         super().__init__()
         self._taxonomy = taxonomy or load_taxonomy()
+        self._model = model
+        self._max_batch_size = max_batch_size
 
     def expand(self, articles):
-        return articles | "Classify" >> beam.ParDo(_TopicFn(self._taxonomy)).with_outputs(REJECTED, main="articles")
+        return (
+            articles
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._max_batch_size)
+            | "Classify" >> beam.ParDo(_TopicFn(self._taxonomy, self._model)).with_outputs(REJECTED, main="articles")
+        )
