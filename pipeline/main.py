@@ -22,7 +22,8 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline import __version__
 from pipeline.errors import UsageError
 from pipeline.options import IngestOptions, new_run_id
-from pipeline.summary import SummarizeRun, format_summary, summary_path
+from pipeline.commit import DatasetOutput
+from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import SCHEMA_VERSION
 from transforms.clean import CleanArticles, Rule, load_rules
 from transforms.formats import JsonlFields
@@ -51,10 +52,14 @@ class RunConfig:
     ner_batch_size: int
     max_rows_per_file: int
     compression: str
+    mode: str
     header: dict[str, Any]
 
 
-def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
+def build(p: beam.Pipeline, config: RunConfig, target: str | None = None) -> dict[str, beam.PCollection]:
+    """The DAG. Everything is written under ``target`` (the run's staging folder; the output
+    itself when None) in the final layout; `run` publishes it."""
+    target = target or config.output
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
     read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
@@ -63,7 +68,7 @@ def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
-        config.output, config.run_id, config.max_rows_per_file, config.compression
+        target, config.run_id, config.max_rows_per_file, config.compression
     )
 
     rejected = (
@@ -73,9 +78,9 @@ def build(p: beam.Pipeline, config: RunConfig) -> dict[str, beam.PCollection]:
         with_entities[REJECTED],
         topical[REJECTED],
     ) | "AllRejections" >> beam.Flatten()
-    rejected | "WriteRejections" >> WriteRejections(config.output, config.run_id)
+    rejected | "WriteRejections" >> WriteRejections(target, config.run_id)
     summary = (matched["files"], read[FILE_READS], written, rejected) | "Summarize" >> SummarizeRun(
-        config.output, config.header
+        target, config.header
     )
     return {"written": written, "rejected": rejected, "summary": summary}
 
@@ -101,11 +106,6 @@ def resolve(options: IngestOptions) -> RunConfig:
         topic_model = load_topic_model(opts.topic_model, taxonomy)  # loaded here to fail fast; workers load their own
     except (ValueError, ModelNotFound, OSError) as exc:  # RulePackError and TaxonomyError are ValueErrors
         raise UsageError(str(exc)) from exc
-    if opts.mode == "error_if_exists" and _has_dataset(output):
-        raise UsageError(
-            f"{output} already holds a dataset (date=* directories). Choose another --output, or pass "
-            "--mode append to add this run's files (re-running the same inputs then duplicates their rows)."
-        )
     run_id = opts.run_id or new_run_id()
     header = {
         "run_id": run_id,
@@ -133,6 +133,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         ner_batch_size=opts.ner_batch_size,
         max_rows_per_file=opts.max_rows_per_file,
         compression=opts.compression,
+        mode=opts.mode,
         header=header,
     )
 
@@ -170,15 +171,26 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     options = IngestOptions(argv)
     config = resolve(options)
     _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
-    p = beam.Pipeline(runner=_runner(options), options=options)
-    build(p, config)
-    result = p.run()
-    result.wait_until_finish()
-    with fsspec.open(summary_path(config.output, config.run_id), "r") as f:
-        summary = json.load(f)
-    summary["ner_articles_per_process"] = _ner_work_per_process(result)
-    print(format_summary(summary))
-    print(f"output: {config.output}  (summary: {summary_path(config.output, config.run_id)})")
-    if not summary["all_inputs_accounted_for"]:
-        raise RuntimeError(f"run {config.run_id} lost track of some inputs; see {summary_path(config.output, config.run_id)}")
-    return summary
+    output = DatasetOutput(config.output)
+    with output.lock(config.run_id):
+        for action in output.recover():
+            print(f"recovery: {action}")
+        if config.mode == "error_if_exists" and _has_dataset(config.output):
+            raise UsageError(
+                f"{config.output} already holds a dataset (date=* directories). Choose another --output, or pass "
+                "--mode append to add this run's files (re-running the same inputs then duplicates their rows)."
+            )
+        p = beam.Pipeline(runner=_runner(options), options=options)
+        build(p, config, target=output.staging_url(config.run_id))
+        result = p.run()
+        result.wait_until_finish()
+        summary = output.staged_summary(config.run_id)
+        if not summary["all_inputs_accounted_for"]:
+            raise RuntimeError(
+                f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
+            )
+        manifest = output.publish(config.run_id)
+    manifest["ner_articles_per_process"] = _ner_work_per_process(result)
+    print(format_summary(manifest))
+    print(f"output: {config.output}  (manifest: {output.manifest_path(config.run_id)})")
+    return manifest

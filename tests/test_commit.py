@@ -1,0 +1,106 @@
+"""The output contract: lock, publish, and recovery from crashes before and during publish."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.commit import JOURNAL, DatasetOutput, OutputLocked
+
+
+def _stage_run(output: DatasetOutput, run_id: str, partitions: dict[str, int]) -> None:
+    """A finished pipeline's staging: Parquet per partition, a rejection file, the summary."""
+    stage = output.staging_url(run_id)
+    for partition, rows in partitions.items():
+        path = f"{stage}/{partition}/part-{run_id}-x-00000.parquet"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        table = pa.table(
+            {
+                "source_path": [f"in/{partition}/{i}.txt" for i in range(rows)],
+                "source_line": pa.array([None] * rows, pa.int32()),
+                "content_sha256": [f"{i:064d}" for i in range(rows)],
+            }
+        )
+        pq.write_table(table, path)
+    os.makedirs(f"{stage}/_rejected", exist_ok=True)
+    with open(f"{stage}/_rejected/{run_id}.read.jsonl", "w") as f:
+        f.write(json.dumps({"source_path": "in/bad.txt", "stage": "read", "error_type": "empty_file"}) + "\n")
+    os.makedirs(f"{stage}/_runs", exist_ok=True)
+    with open(f"{stage}/_runs/{run_id}.json", "w") as f:
+        json.dump({"run_id": run_id, "articles_written": sum(partitions.values())}, f)
+
+
+PARTS = {"date=2025-09-02/topic=sport": 2, "date=2025-09-03/topic=politics": 1}
+
+
+def _published(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.glob("date=*/topic=*/*.parquet"))
+
+
+def test_publish_moves_the_run_into_place_with_a_manifest(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    _stage_run(output, "r1", PARTS)
+    manifest = output.publish("r1")
+    assert _published(tmp_path) == [
+        "date=2025-09-02/topic=sport/part-r1-x-00000.parquet",
+        "date=2025-09-03/topic=politics/part-r1-x-00000.parquet",
+    ]
+    assert not (tmp_path / "_staging").exists()
+    assert (tmp_path / "_SUCCESS").read_text() == "r1\n"
+    on_disk = json.loads((tmp_path / "_runs" / "r1.json").read_text())
+    assert on_disk["output_files"] == manifest["output_files"]
+    assert sorted(f["rows"] for f in manifest["output_files"]) == [1, 2]
+    inputs = [json.loads(line) for line in (tmp_path / "_runs" / "r1.inputs.jsonl").read_text().splitlines()]
+    assert sorted(i["outcome"] for i in inputs) == ["rejected", "written", "written", "written"]
+    assert (tmp_path / "_rejected" / "r1.read.jsonl").exists()
+
+
+def test_crash_before_publish_leaves_nothing_visible_and_is_cleaned(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    _stage_run(output, "crashed", PARTS)
+    assert _published(tmp_path) == []  # staged files are outside the partitions
+    assert output.recover() == ["removed the staging of unfinished run crashed"]
+    assert not (tmp_path / "_staging").exists()
+    assert not list(tmp_path.glob("date=*")) and not (tmp_path / "_runs").exists()
+
+
+def test_crash_during_publish_is_rolled_forward_without_duplicates(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    _stage_run(output, "r2", PARTS)
+    stage = tmp_path / "_staging" / "r2"
+    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file() and p.name != "r2.json")
+    (stage / JOURNAL).write_text(json.dumps({"run_id": "r2", "files": files}))
+    # The crash happened after the first file had moved.
+    first = files[0]
+    (tmp_path / first).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(stage / first, tmp_path / first)
+    assert output.recover() == ["rolled forward the interrupted publish of run r2"]
+    assert len(_published(tmp_path)) == 2
+    assert json.loads((tmp_path / "_runs" / "r2.json").read_text())["run_id"] == "r2"
+    assert output.recover() == []
+
+
+def test_a_second_run_cannot_take_a_live_lock(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    with output.lock("first"):
+        holder = json.loads((tmp_path / "_lock").read_text())
+        assert (holder["run_id"], holder["pid"], holder["host"]) == ("first", os.getpid(), socket.gethostname())
+        with pytest.raises(OutputLocked, match="locked by run first"):
+            with DatasetOutput(str(tmp_path)).lock("second"):
+                pass
+    assert not (tmp_path / "_lock").exists()
+
+
+def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "_lock").write_text(
+        json.dumps({"run_id": "dead", "pid": int(dead.stdout), "host": socket.gethostname(), "started_at": "2026-01-01T00:00:00+00:00"})
+    )
+    with DatasetOutput(str(tmp_path)).lock("alive"):
+        assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
