@@ -6,7 +6,7 @@ import logging
 import sys
 
 from pipeline.errors import UsageError
-from pipeline.options import IngestOptions
+from pipeline.options import DRY_RUN_HELP, IngestOptions
 
 EPILOG = """\
 Every Apache Beam pipeline option passes through as well, for example:
@@ -29,6 +29,7 @@ def help_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     IngestOptions._add_argparse_args(parser)
+    parser.add_argument("--dry_run", action="store_true", help=DRY_RUN_HELP)
     return parser
 
 

@@ -112,6 +112,33 @@ class DatasetOutput:
         except (FileNotFoundError, ValueError):
             return None
 
+    # -- history ------------------------------------------------------------------------
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Committed runs, oldest first."""
+        runs = self._path(RUNS)
+        if not self.fs.exists(runs):
+            return []
+        found = [self._read_json(p) for p in self.fs.glob(runs + "/*.json")]
+        return sorted((m for m in found if m and "published_at" in m), key=lambda m: (m["published_at"], m["run_id"]))
+
+    def committed_inputs(self) -> dict[str, dict[str, Any]]:
+        """source_id -> the latest committed outcome of that input (with its content hash and,
+        when written, its file); inputs whose file a later run replaced are forgotten."""
+        latest: dict[str, dict[str, Any]] = {}
+        for manifest in self.manifests():
+            for rel in manifest.get("replaced_files", []):
+                for source_id in [k for k, v in latest.items() if v.get("file") == rel]:
+                    del latest[source_id]
+            inputs_file = manifest.get("inputs_file")
+            if not inputs_file or not self.fs.exists(self._path(inputs_file)):
+                continue
+            with self.fs.open(self._path(inputs_file), "rt", encoding="utf-8") as f:
+                for line in f:
+                    entry = json.loads(line)
+                    latest[source_id_of(entry)] = {**entry, "run_id": manifest["run_id"]}
+        return latest
+
     # -- recovery -----------------------------------------------------------------------
 
     def recover(self) -> list[str]:
@@ -141,35 +168,101 @@ class DatasetOutput:
             raise RuntimeError(f"run {run_id} finished without writing its summary ({path})")
         return summary
 
-    def publish(self, run_id: str) -> dict[str, Any]:
-        """Move the staged run into place and write its manifest; returns the manifest."""
+    def publish(self, run_id: str, mode: str = "incremental", committed: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Move the staged run into place, apply what its mode replaces, write its manifest.
+
+        incremental: rows of inputs this run processed again (changed content) are removed
+        from the files that held them (those files are rewritten without them);
+        overwrite_partitions: every older file in a partition this run wrote is removed;
+        rebuild: every older file in the dataset is removed.
+        """
         stage = self._path(STAGING, run_id)
         staged = sorted(
             posixpath.relpath(p, stage)
             for p in self.fs.find(stage)
             if not posixpath.basename(p).startswith(".") and posixpath.relpath(p, stage) != posixpath.join(RUNS, f"{run_id}.json")
         )
-        self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps({"run_id": run_id, "files": staged}).encode())
+        new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
+        existing = sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
+        rewrites: list[dict[str, Any]] = []
+        if mode == "rebuild":
+            deletes = existing
+        elif mode == "overwrite_partitions":
+            deletes = [f for f in existing if posixpath.dirname(f) in new_partitions]
+        else:
+            deletes = []
+            rewrites = self._stage_rewrites(run_id, staged, committed or {})
+        journal = {"run_id": run_id, "mode": mode, "files": staged, "rewrites": rewrites, "deletes": deletes}
+        self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
         return self._publish_journal(run_id)
 
+    def _stage_rewrites(self, run_id: str, staged: list[str], committed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """For inputs this run processed again, stage their old files rewritten without them."""
+        stage = self._path(STAGING, run_id)
+        drop_by_file: dict[str, set[str]] = {}
+        for entry in self._staged_inputs(stage, staged):
+            old = committed.get(source_id_of(entry))
+            if old and old.get("file"):
+                drop_by_file.setdefault(old["file"], set()).add(source_id_of(entry))
+        rewrites = []
+        for rel, drop in sorted(drop_by_file.items()):
+            if not self.fs.exists(self._path(rel)):
+                continue
+            with self.fs.open(self._path(rel), "rb") as f:
+                table = pq.read_table(f)
+            ids = [source_id_of(r) for r in table.select(["source_path", "source_line"]).to_pylist()]
+            keep = [i for i, source_id in enumerate(ids) if source_id not in drop]
+            staged_rel = None
+            if keep:
+                staged_rel = posixpath.join("_rewrite", rel)
+                self.fs.makedirs(posixpath.dirname(posixpath.join(stage, staged_rel)), exist_ok=True)
+                with self.fs.open(posixpath.join(stage, staged_rel), "wb") as out:
+                    pq.write_table(table.take(keep), out, compression="zstd")
+            rewrites.append({"file": rel, "staged": staged_rel, "rows_removed": len(ids) - len(keep)})
+        return rewrites
+
+    def _staged_inputs(self, stage: str, staged: list[str]) -> Iterator[dict[str, Any]]:
+        for rel in staged:
+            if rel.endswith(".parquet"):
+                with self.fs.open(posixpath.join(stage, rel), "rb") as f:
+                    yield from pq.read_table(f, columns=["source_path", "source_line"]).to_pylist()
+            elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
+                with self.fs.open(posixpath.join(stage, rel), "rt", encoding="utf-8") as f:
+                    yield from (json.loads(line) for line in f)
+
     def _publish_journal(self, run_id: str) -> dict[str, Any]:
+        """Carry out a journal; every step is safe to repeat, so a crash is rolled forward."""
         stage = self._path(STAGING, run_id)
         journal = json.loads(self.fs.cat_file(posixpath.join(stage, JOURNAL)))
         files = [f for f in journal["files"] if f != JOURNAL]
         for rel in files:
-            source, target = posixpath.join(stage, rel), self._path(rel)
-            if self.fs.exists(source):
-                self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-                self.fs.mv(source, target)
-            elif not self.fs.exists(target):
-                raise RuntimeError(f"publish of run {run_id}: {rel} is neither staged nor published")
+            self._move_in(stage, rel, rel, run_id)
+        for rewrite in journal.get("rewrites", []):
+            if rewrite["staged"]:
+                self._move_in(stage, rewrite["staged"], rewrite["file"], run_id, allow_done=True)
+            elif self.fs.exists(self._path(rewrite["file"])):
+                self.fs.rm(self._path(rewrite["file"]))
+        for rel in journal.get("deletes", []):
+            if self.fs.exists(self._path(rel)):
+                self.fs.rm(self._path(rel))
         manifest = self._manifest(run_id, files)
+        manifest["mode"] = journal.get("mode", manifest.get("mode"))
+        manifest["rewritten_files"] = journal.get("rewrites", [])
+        manifest["replaced_files"] = journal.get("deletes", [])
         self._write_atomic(self.manifest_path(run_id), json.dumps(manifest, indent=2).encode() + b"\n")
         self.fs.rm(stage, recursive=True)
         if self.fs.exists(self._path(STAGING)) and not self.fs.ls(self._path(STAGING), detail=False):
             self.fs.rmdir(self._path(STAGING))
         self.fs.pipe_file(self._path(SUCCESS), f"{run_id}\n".encode())
         return manifest
+
+    def _move_in(self, stage: str, staged_rel: str, rel: str, run_id: str, allow_done: bool = False) -> None:
+        source, target = posixpath.join(stage, staged_rel), self._path(rel)
+        if self.fs.exists(source):
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            self.fs.mv(source, target)
+        elif not allow_done and not self.fs.exists(target):
+            raise RuntimeError(f"publish of run {run_id}: {rel} is neither staged nor published")
 
     def _manifest(self, run_id: str, files: list[str]) -> dict[str, Any]:
         summary = self._read_json(self._path(STAGING, run_id, RUNS, f"{run_id}.json")) or {"run_id": run_id}
@@ -182,7 +275,7 @@ class DatasetOutput:
                 outputs.append({"path": rel, "rows": table.num_rows})
                 partition = posixpath.dirname(rel)
                 for row in table.to_pylist():
-                    inputs.append({**row, "outcome": "written", "partition": partition})
+                    inputs.append({**row, "outcome": "written", "partition": partition, "file": rel})
             elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
                 with self.fs.open(path, "rt", encoding="utf-8") as f:
                     for line in f:
@@ -203,6 +296,12 @@ class DatasetOutput:
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         self.fs.pipe_file(temporary, data)
         self.fs.mv(temporary, path)
+
+
+def source_id_of(entry: dict[str, Any]) -> str:
+    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (as `Article.source_id`)."""
+    line = entry.get("source_line")
+    return entry["source_path"] if line is None else f"{entry['source_path']}#L{line}"
 
 
 def _protocols(fs) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -16,20 +17,21 @@ from typing import Any
 
 import apache_beam as beam
 import fsspec
+import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import __version__
 from pipeline.errors import UsageError
-from pipeline.options import IngestOptions, new_run_id
+from pipeline.options import IngestOptions, new_run_id, pop_dry_run
 from pipeline.commit import DatasetOutput
-from pipeline.summary import SummarizeRun, format_summary
-from schemas.article import SCHEMA_VERSION
+from pipeline.summary import Skipped, SummarizeRun, format_summary
+from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms.clean import CleanArticles, Rule, load_rules
 from transforms.formats import JsonlFields
 from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, parse_model_setting
 from transforms.failures import REJECTED, WriteRejections
-from transforms.read import FILE_READS, MatchFiles, ReadArticles
+from transforms.read import FILE_READS, SKIPPED, MatchFiles, ReadArticles, expand_pattern
 from transforms.topics import AssignTopics, Taxonomy, load_taxonomy, load_topic_model
 from transforms.write import WriteParquet
 
@@ -56,12 +58,14 @@ class RunConfig:
     header: dict[str, Any]
 
 
-def build(p: beam.Pipeline, config: RunConfig, target: str | None = None) -> dict[str, beam.PCollection]:
+def build(
+    p: beam.Pipeline, config: RunConfig, target: str | None = None, known_inputs: str | None = None
+) -> dict[str, beam.PCollection]:
     """The DAG. Everything is written under ``target`` (the run's staging folder; the output
     itself when None) in the final layout; `run` publishes it."""
     target = target or config.output
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
-    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields)
+    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known_inputs)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
         config.spacy_models, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
@@ -79,7 +83,8 @@ def build(p: beam.Pipeline, config: RunConfig, target: str | None = None) -> dic
         topical[REJECTED],
     ) | "AllRejections" >> beam.Flatten()
     rejected | "WriteRejections" >> WriteRejections(target, config.run_id)
-    summary = (matched["files"], read[FILE_READS], written, rejected) | "Summarize" >> SummarizeRun(
+    skipped = read[SKIPPED] | "AsSkipped" >> beam.Map(Skipped)
+    summary = (matched["files"], read[FILE_READS], skipped, written, rejected) | "Summarize" >> SummarizeRun(
         target, config.header
     )
     return {"written": written, "rejected": rejected, "summary": summary}
@@ -138,11 +143,6 @@ def resolve(options: IngestOptions) -> RunConfig:
     )
 
 
-def _has_dataset(output: str) -> bool:
-    fs, root = fsspec.core.url_to_fs(output)
-    return bool(fs.exists(root) and fs.glob(root.rstrip("/") + "/date=*"))
-
-
 def _runner(options: IngestOptions):
     """The runner to use: Beam's flag, except that a plain DirectRunner batch job goes
     straight to the FnApiRunner. Beam's DirectRunner first tries Prism, a Go binary it
@@ -166,22 +166,27 @@ def _ner_work_per_process(result) -> dict[str, int]:
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
-    """Parse flags, build and run the pipeline, print and return the run summary."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse flags, build and run the pipeline, publish it, print and return the manifest."""
+    argv, is_dry_run = pop_dry_run(list(sys.argv[1:] if argv is None else argv))
     options = IngestOptions(argv)
     config = resolve(options)
-    _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
     output = DatasetOutput(config.output)
+    if is_dry_run:
+        return dry_run(config, output)
+    _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
     with output.lock(config.run_id):
         for action in output.recover():
             print(f"recovery: {action}")
-        if config.mode == "error_if_exists" and _has_dataset(config.output):
-            raise UsageError(
-                f"{config.output} already holds a dataset (date=* directories). Choose another --output, or pass "
-                "--mode append to add this run's files (re-running the same inputs then duplicates their rows)."
-            )
+        check_schema(output)
+        committed = output.committed_inputs() if config.mode == "incremental" else {}
+        staging = output.staging_url(config.run_id)
+        known = None
+        if committed:
+            known = f"{staging}/.known_inputs.json"
+            with fsspec.open(known, "w", encoding="utf-8", auto_mkdir=True) as f:
+                json.dump({sid: e["content_sha256"] for sid, e in committed.items() if e.get("content_sha256")}, f)
         p = beam.Pipeline(runner=_runner(options), options=options)
-        build(p, config, target=output.staging_url(config.run_id))
+        build(p, config, target=staging, known_inputs=known)
         result = p.run()
         result.wait_until_finish()
         summary = output.staged_summary(config.run_id)
@@ -189,8 +194,68 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             raise RuntimeError(
                 f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
             )
-        manifest = output.publish(config.run_id)
+        manifest = output.publish(config.run_id, config.mode, committed)
     manifest["ner_articles_per_process"] = _ner_work_per_process(result)
     print(format_summary(manifest))
     print(f"output: {config.output}  (manifest: {output.manifest_path(config.run_id)})")
     return manifest
+
+
+def check_schema(output: DatasetOutput) -> None:
+    """Stop before any work when the dataset's files have a schema this code cannot append to.
+
+    Compatible: the same columns, plus columns this version adds (nullable). Anything else (a
+    column missing here or of another type) is named in the error.
+    """
+    existing = output.fs.glob(output._path("date=*", "topic=*", "*.parquet"))
+    if not existing:
+        return
+    with output.fs.open(sorted(existing)[-1], "rb") as f:
+        theirs = pq.read_schema(f)
+    ours = {field.name: field for field in ARTICLE_SCHEMA}
+    problems = []
+    for field in theirs:
+        if field.name not in ours:
+            problems.append(f"{field.name} ({field.type}) is not in schema {SCHEMA_VERSION}")
+        elif not field.type.equals(ours[field.name].type):
+            problems.append(f"{field.name} is {field.type} there but {ours[field.name].type} here")
+    added = [name for name in ours if name not in theirs.names]
+    if any(not ours[name].nullable for name in added):
+        problems += [f"{name} is new and not nullable" for name in added if not ours[name].nullable]
+    if problems:
+        version = (theirs.metadata or {}).get(SCHEMA_VERSION_KEY, b"?").decode()
+        raise UsageError(
+            f"{output.url} holds schema {version}, incompatible with this code's {SCHEMA_VERSION}: "
+            + "; ".join(problems)
+            + ". Write to a new --output, or reprocess into it with --mode rebuild."
+        )
+
+
+def dry_run(config: RunConfig, output: DatasetOutput) -> dict[str, Any]:
+    """What a run would read, skip and replace; reads inputs, writes nothing."""
+    committed = output.committed_inputs() if config.mode == "incremental" else {}
+    plan: dict[str, list[str]] = {"new": [], "changed": [], "unchanged": [], "unmatched_patterns": []}
+    for pattern in config.inputs:
+        files = expand_pattern(pattern)
+        if not files:
+            plan["unmatched_patterns"].append(pattern)
+        for url in files:
+            with fsspec.open(url, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            old = committed.get(url)
+            status = "new" if old is None else ("unchanged" if old.get("content_sha256") == digest else "changed")
+            plan[status].append(url)
+    print(f"dry run ({config.mode}) into {config.output}: nothing is written")
+    for status in ("new", "changed", "unchanged"):
+        verb = "skip" if status == "unchanged" else "process"
+        print(f"  {status}: {len(plan[status])} files ({verb})")
+        for url in plan[status][:50]:
+            print(f"    {url}")
+    for pattern in plan["unmatched_patterns"]:
+        print(f"  pattern without files: {pattern}")
+    if config.mode != "incremental":
+        existing = output.fs.glob(output._path("date=*", "topic=*", "*.parquet"))
+        scope = "every partition" if config.mode == "rebuild" else "each partition the run writes"
+        print(f"  {config.mode}: replaces {scope}; the dataset has {len(existing)} files now")
+    print("  JSON Lines files are compared whole here; the run compares each line.")
+    return plan

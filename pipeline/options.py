@@ -7,7 +7,27 @@ import secrets
 from apache_beam.options.pipeline_options import PipelineOptions
 
 DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
-MODES = ("error_if_exists", "append")
+MODES = ("incremental", "overwrite_partitions", "rebuild")
+
+
+DRY_RUN_HELP = "List what would be processed, skipped and replaced; write nothing."
+
+
+def pop_dry_run(argv: list[str]) -> tuple[list[str], bool]:
+    """Take our ``--dry_run`` flag out of argv.
+
+    Beam's own TestOptions already define ``--dry_run`` (taking a value, for runner tests), so
+    the flag cannot be declared in `IngestOptions`; it is read here and never reaches Beam.
+    """
+    rest, dry = [], False
+    for arg in argv:
+        if arg == "--dry_run":
+            dry = True
+        elif arg.startswith("--dry_run="):
+            dry = arg.split("=", 1)[1].lower() in ("1", "true", "yes")
+        else:
+            rest.append(arg)
+    return rest, dry
 
 
 def new_run_id() -> str:
@@ -40,9 +60,10 @@ class IngestOptions(PipelineOptions):
         parser.add_argument(
             "--mode",
             choices=MODES,
-            default="error_if_exists",
-            help="What to do when --output already holds a dataset: error_if_exists (default) stops before any "
-            "work; append adds this run's files next to the existing ones (no de-duplication).",
+            default="incremental",
+            help="incremental (default, for scheduled runs): skip inputs a committed run already ingested "
+            "unchanged, reprocess changed ones and remove their old rows; overwrite_partitions: reprocess and "
+            "replace exactly the partitions this run writes; rebuild: replace the whole dataset.",
         )
         parser.add_argument(
             "--spacy_model",

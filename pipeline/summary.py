@@ -7,6 +7,7 @@ or a line of a JSON Lines file) was either written or rejected.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import posixpath
@@ -25,6 +26,13 @@ def summary_path(output: str, run_id: str) -> str:
     return posixpath.join(output.rstrip("/"), "_runs", f"{run_id}.json")
 
 
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A record already ingested, unchanged, by a committed run (incremental mode)."""
+
+    source_id: str
+
+
 class _CountRun(beam.CombineFn):
     """Accumulator: a Counter of flat keys; bounded by the number of partitions and stages."""
 
@@ -38,10 +46,12 @@ class _CountRun(beam.CombineFn):
             acc[f"partition\t{event.partition}"] += event.rows
         elif isinstance(event, Rejection):
             acc[f"rejected\t{event.stage}\t{event.error_type}"] += 1
+        elif isinstance(event, Skipped):
+            acc["skipped"] += 1
         elif isinstance(event, FileRead):
             acc["files_read"] += 1
             acc["records_read"] += event.records
-        else:  # a matched file
+        else:  # a matched file (a URL string)
             acc["matched"] += 1
         return acc
 
@@ -78,11 +88,12 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "records_read": counts["records_read"],
         "articles_written": written,
         "articles_rejected": rejected_records,
+        "skipped_unchanged": counts["skipped"],
         "rejected_by_stage": dict(sorted(by_stage.items())),
         "rejected_by_reason": dict(sorted(by_error.items())),
         "files_written": counts["written_files"],
         "rows_per_partition": dict(sorted(partitions.items())),
-        "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records,
+        "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + counts["skipped"],
     }
 
 
@@ -121,6 +132,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"run {summary['run_id']}: {summary['files_matched']} files matched, {summary['records_read']} records read, "
         f"{summary['articles_written']} articles written, {summary['articles_rejected']} rejected",
     ]
+    if summary.get("skipped_unchanged"):
+        lines.append(f"  skipped (already ingested, unchanged): {summary['skipped_unchanged']}")
     if summary["patterns_without_files"]:
         lines.append(f"  input patterns that matched no file: {summary['patterns_without_files']}")
     for reason, n in summary["rejected_by_reason"].items():

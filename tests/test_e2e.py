@@ -163,12 +163,6 @@ def test_two_worker_processes_share_the_work(tmp_path):
     assert sum(summary["ner_articles_per_process"].values()) == 5
 
 
-def test_existing_dataset_is_not_appended_to_by_default(sample_run):
-    out, _ = sample_run
-    with pytest.raises(UsageError, match="already holds a dataset"):
-        run(["--input", str(SAMPLES / "*.txt"), "--output", str(out)])
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import unicodedata
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import apache_beam as beam
 import charset_normalizer
@@ -24,6 +24,7 @@ from transforms.failures import REJECTED, ArticleRejected, Rejection, rejection,
 from transforms.formats import JsonlFields, detect_format, html_record, jsonl_record, repair_text
 
 FILE_READS = "file_reads"
+SKIPPED = "skipped"
 _GLOB_CHARS = set("*?[")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -118,19 +119,25 @@ def _read_capped(f, max_bytes: int) -> bytes:
     return data
 
 
-def read_records(url: str, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields()) -> Iterator[Any]:
+def read_records(
+    url: str, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields(), known: Mapping[str, str] | None = None
+) -> Iterator[Any]:
     """Articles of one file, and rejections for bad records inside it (JSON Lines).
 
     Raises `ArticleRejected` when the file as a whole is unusable. Reads through fsspec's
     decompression, and never more than ``max_bytes`` per article, so a decompression bomb is
-    rejected, not loaded.
+    rejected, not loaded. A record whose source id and content hash are in ``known`` (already
+    ingested by a committed run) is not parsed again: it comes out on the ``skipped`` output.
     """
     fmt, compression = detect_format(url)
     with fsspec.open(url, "rb", compression=compression) as f:
         if fmt == "jsonl":
-            yield from _jsonl_records(f, url, max_bytes, jsonl_fields)
+            yield from _jsonl_records(f, url, max_bytes, jsonl_fields, known or {})
             return
         data = _read_capped(f, max_bytes)
+    if known and known.get(url) == hashlib.sha256(data).hexdigest():
+        yield beam.pvalue.TaggedOutput(SKIPPED, url)
+        return
     text, encoding = decode_bytes(data)
     fields: dict[str, Any] = {"text": text}
     if fmt == "html":
@@ -156,7 +163,7 @@ def _article(url: str, data: bytes, encoding: str, fmt: str, fields: dict[str, A
     )
 
 
-def _jsonl_records(f, url: str, max_bytes: int, jsonl_fields: JsonlFields) -> Iterator[Any]:
+def _jsonl_records(f, url: str, max_bytes: int, jsonl_fields: JsonlFields, known: Mapping[str, str]) -> Iterator[Any]:
     for number in itertools.count(1):
         line = f.readline(max_bytes + 1)
         if not line:
@@ -169,6 +176,9 @@ def _jsonl_records(f, url: str, max_bytes: int, jsonl_fields: JsonlFields) -> It
         if not line.strip():
             continue  # blank lines separate nothing in JSON Lines; they are not records
         sha = hashlib.sha256(line).hexdigest()
+        if known.get(f"{url}#L{number}") == sha:
+            yield beam.pvalue.TaggedOutput(SKIPPED, f"{url}#L{number}")
+            continue
         try:
             record = jsonl_record(json.loads(line.decode("utf-8-sig")), jsonl_fields)
             yield _article(url, line, "utf-8", "jsonl", record, number)
@@ -214,27 +224,38 @@ class MatchFiles(beam.PTransform):
 
 
 class _ReadFn(beam.DoFn):
-    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields):
+    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields, known_inputs: str | None):
         self._max_bytes = max_bytes
         self._jsonl_fields = jsonl_fields
+        self._known_inputs = known_inputs
+        self._known: dict[str, str] = {}
+
+    def setup(self) -> None:
+        if self._known_inputs:
+            with fsspec.open(self._known_inputs, "r", encoding="utf-8") as f:
+                self._known = json.load(f)
 
     def process(self, url: str) -> Iterator[Any]:
         records = 0
-        for output in run_guarded("read", url, lambda u: read_records(u, self._max_bytes, self._jsonl_fields)):
+        read = lambda u: read_records(u, self._max_bytes, self._jsonl_fields, self._known)  # noqa: E731
+        for output in run_guarded("read", url, read):
             records += 1
             yield output
         yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records))
 
 
 class ReadArticles(beam.PTransform):
-    """File URLs -> `Article`s (main), rejections, and one `FileRead` per file (``file_reads``)."""
+    """File URLs -> `Article`s (main), rejections, one `FileRead` per file (``file_reads``), and
+    the source ids of records already ingested unchanged (``skipped``).
 
-    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields()):
+    ``known_inputs``: a JSON file ``{source_id: content_sha256}`` of committed inputs.
+    """
+
+    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields(), known_inputs: str | None = None):
         super().__init__()
-        self._max_bytes = max_bytes
-        self._jsonl_fields = jsonl_fields
+        self._args = (max_bytes, jsonl_fields, known_inputs)
 
     def expand(self, files):
-        return files | "ReadFile" >> beam.ParDo(_ReadFn(self._max_bytes, self._jsonl_fields)).with_outputs(
-            REJECTED, FILE_READS, main="articles"
+        return files | "ReadFile" >> beam.ParDo(_ReadFn(*self._args)).with_outputs(
+            REJECTED, FILE_READS, SKIPPED, main="articles"
         )
