@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import pathlib
-import random
 import resource
 import subprocess
 import sys
@@ -27,37 +26,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-TAILS = [
-    "Share post:\n\nPopular\n\nRelated\n\nStolen Car With Child Inside Found Quickly\n\nA child who was inside a car stolen in...",
-    "*Jane Roe is a lecturer in politics at Example University.\n\nThis article was originally published in The Conversation",
-    "Do you use more Facebook? Follow us to always be informed",
-    "",
-]
-
-
-def source_texts() -> list[str]:
-    texts = [p.read_text("utf-8") for p in sorted((REPO / "samples" / "incoming").glob("*.txt"))]
-    gold_dir = REPO / "tests" / "data" / "eval" / "cleaning"
-    texts += [p.read_text("utf-8") for p in sorted(gold_dir.glob("*.gold.txt")) if len(p.read_text("utf-8")) > 1500]
-    return texts
-
-
-def build_corpus(directory: pathlib.Path, n: int, seed: int = 7) -> list[pathlib.Path]:
-    """N article files: paragraphs of real articles, reshuffled per file, with a unique lead line."""
-    rng = random.Random(seed)
-    texts = source_texts()
-    paths = []
-    for i in range(n):
-        paragraphs = [p for p in texts[i % len(texts)].replace("\r", "").split("\n") if p.strip()]
-        body = paragraphs[:1] + rng.sample(paragraphs[1:], len(paragraphs) - 1)
-        lead = f"Report {i}: officials in region {rng.randint(1, 999)} said on day {rng.randint(1, 28)} that talks continued."
-        text = "\n\n".join([lead, *body]) + "\n\n" + TAILS[i % len(TAILS)]
-        path = directory / f"{i // 100:03d}" / f"article_{i:06d}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
-        paths.append(path)
-    return paths
-
+from benchmarks.corpus import build_corpus  # noqa: E402
 
 def _child(code: str) -> dict:
     """Run code in a fresh interpreter; it prints one JSON line. Adds the child's peak RSS."""

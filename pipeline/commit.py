@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import fsspec
 import pyarrow.parquet as pq
 
+from pipeline import faults
 from pipeline.errors import UsageError
 
 STAGING = "_staging"
@@ -193,7 +194,9 @@ class DatasetOutput:
             deletes = []
             rewrites = self._stage_rewrites(run_id, staged, committed or {})
         journal = {"run_id": run_id, "mode": mode, "files": staged, "rewrites": rewrites, "deletes": deletes}
+        faults.reached("publish-before-journal")
         self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
+        faults.reached("publish-after-journal")
         return self._publish_journal(run_id)
 
     def _stage_rewrites(self, run_id: str, staged: list[str], committed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -237,7 +240,9 @@ class DatasetOutput:
         files = [f for f in journal["files"] if f != JOURNAL]
         for rel in files:
             self._move_in(stage, rel, rel, run_id)
+            faults.reached("publish-move")
         for rewrite in journal.get("rewrites", []):
+            faults.reached("publish-rewrite")
             if rewrite["staged"]:
                 self._move_in(stage, rewrite["staged"], rewrite["file"], run_id, allow_done=True)
             elif self.fs.exists(self._path(rewrite["file"])):
@@ -245,11 +250,13 @@ class DatasetOutput:
         for rel in journal.get("deletes", []):
             if self.fs.exists(self._path(rel)):
                 self.fs.rm(self._path(rel))
+        faults.reached("publish-before-manifest")
         manifest = self._manifest(run_id, files)
         manifest["mode"] = journal.get("mode", manifest.get("mode"))
         manifest["rewritten_files"] = journal.get("rewrites", [])
         manifest["replaced_files"] = journal.get("deletes", [])
         self._write_atomic(self.manifest_path(run_id), json.dumps(manifest, indent=2).encode() + b"\n")
+        faults.reached("publish-before-cleanup")
         self.fs.rm(stage, recursive=True)
         if self.fs.exists(self._path(STAGING)) and not self.fs.ls(self._path(STAGING), detail=False):
             self.fs.rmdir(self._path(STAGING))

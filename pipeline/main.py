@@ -24,6 +24,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline import __version__
 from pipeline.errors import UsageError
 from pipeline.options import IngestOptions, new_run_id, pop_dry_run
+from pipeline import faults
 from pipeline.commit import DatasetOutput
 from pipeline.summary import Skipped, SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
@@ -189,6 +190,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         build(p, config, target=staging, known_inputs=known)
         result = p.run()
         result.wait_until_finish()
+        faults.reached("pipeline-finished")
         summary = output.staged_summary(config.run_id)
         if not summary["all_inputs_accounted_for"]:
             raise RuntimeError(

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 
+from pipeline import faults
 from schemas.article import Article
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
 
@@ -142,6 +143,7 @@ class _NerBatchFn(beam.DoFn):
         self._worker_articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"articles_in_process_{os.getpid()}")
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
+        faults.reached("entities")
         self._worker_articles.inc(len(batch))
         by_language: dict[str, list[Article]] = {}
         for article in batch:

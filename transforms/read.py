@@ -19,6 +19,7 @@ import apache_beam as beam
 import charset_normalizer
 import fsspec
 
+from pipeline import faults
 from schemas.article import Article
 from transforms.failures import REJECTED, ArticleRejected, Rejection, rejection, run_guarded
 from transforms.formats import JsonlFields, detect_format, html_record, jsonl_record, repair_text
@@ -242,6 +243,7 @@ class _ReadFn(beam.DoFn):
             records += 1
             yield output
         yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records))
+        faults.reached("read")
 
 
 class ReadArticles(beam.PTransform):

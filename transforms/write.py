@@ -19,6 +19,7 @@ import apache_beam as beam
 import fsspec
 import pyarrow.parquet as pq
 
+from pipeline import faults
 from schemas.article import ARTICLE_SCHEMA, Article, to_table
 
 ROW_GROUP_ROWS = 1000
@@ -64,7 +65,9 @@ def write_partition(
                 written += len(chunk)
                 room = max_rows_per_file - written
                 chunk = list(itertools.islice(rows, min(ROW_GROUP_ROWS, room))) if room > 0 else []
+        faults.reached("write-before-rename")
         fs.mv(temporary, final)
+        faults.reached("write")
         yield WrittenFile(partition, fs.unstrip_protocol(final), written)
 
 
