@@ -84,7 +84,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         **header,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files_matched": matched,
-        "patterns_without_files": unmatched_patterns,
+        "match_rejections": unmatched_patterns,
         "records_read": counts["records_read"],
         "articles_written": written,
         "articles_rejected": rejected_records,
@@ -134,8 +134,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     if summary.get("skipped_unchanged"):
         lines.append(f"  skipped (already ingested, unchanged): {summary['skipped_unchanged']}")
-    if summary["patterns_without_files"]:
-        lines.append(f"  input patterns that matched no file: {summary['patterns_without_files']}")
+    if summary["match_rejections"]:
+        lines.append(f"  rejected while matching (patterns without files, directories not followed): {summary['match_rejections']}")
     for reason, n in summary["rejected_by_reason"].items():
         lines.append(f"  rejected {reason}: {n}")
     for partition, n in summary["rows_per_partition"].items():

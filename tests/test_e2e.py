@@ -128,7 +128,7 @@ def test_bad_inputs_are_rejected_and_good_ones_still_written(tmp_path):
     assert summary["files_matched"] == 7
     assert summary["articles_written"] == 2
     assert summary["articles_rejected"] == 5
-    assert summary["patterns_without_files"] == 1
+    assert summary["match_rejections"] == 1
     assert summary["all_inputs_accounted_for"] is True
     rejected = {}
     for path in (out / "_rejected").glob("bad.*.jsonl"):
@@ -231,3 +231,32 @@ def test_benchmark_smoke():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "end-to-end / raw spaCy: 1 worker" in result.stdout
     assert "per article: NER" in result.stdout
+
+
+def test_hostile_inputs_are_written_or_rejected_and_nothing_escapes_the_output(tmp_path):
+    from tests.data.make_bad_inputs import make
+
+    inbox = tmp_path / "in"
+    expected = make(inbox)
+    out = tmp_path / "out"
+    before = {p for p in tmp_path.rglob("*")}
+    summary = run(["--input", str(inbox), "--output", str(out), "--run_id", "bad"])
+    assert summary["all_inputs_accounted_for"] is True
+    assert summary["files_matched"] == len(expected)
+    assert summary["match_rejections"] == 1  # the symlink loop, reported, not followed
+    outcomes = {}
+    for line in (out / "_runs" / "bad.inputs.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        outcomes[entry["source_path"].rsplit("/", 1)[-1]] = (entry["outcome"], entry.get("error_type"))
+    assert set(outcomes) == set(expected) | {"loop"}
+    for name, want in expected.items():
+        if want is not None:
+            assert outcomes[name] == want, name
+    assert outcomes["loop"] == ("rejected", "symlink_not_followed")
+    rows = {r["source_path"].rsplit("/", 1)[-1]: r for r in read_dataset(str(out)).to_table().to_pylist()}
+    assert rows["bad_date_header.txt"]["published_date"] is None
+    assert rows["traversal_date_header.txt"]["date"] is None
+    assert rows["utf16_bom.txt"]["body"].startswith("The city council approved")
+    assert "caf" in rows["invalid_utf8.txt"]["body"]
+    # Nothing was written outside --output.
+    assert {p for p in tmp_path.rglob("*") if not str(p).startswith(str(out))} == before

@@ -56,7 +56,7 @@ def test_summary_counts_every_input():
     assert summary["records_read"] == 8
     assert summary["articles_written"] == 6
     assert summary["articles_rejected"] == 2
-    assert summary["patterns_without_files"] == 1
+    assert summary["match_rejections"] == 1
     assert summary["files_written"] == 3
     assert summary["rejected_by_stage"] == {"clean": 1, "match": 1, "read": 1}
     assert summary["rows_per_partition"] == {"date=2025-09-02/topic=sport": 5, "date=2025-09-03/topic=politics": 1}

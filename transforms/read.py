@@ -43,6 +43,15 @@ _MAX_CONTROL_SHARE = 0.01
 
 def expand_pattern(pattern: str) -> list[str]:
     """Files a URL, glob or directory names, sorted; directories are walked recursively."""
+    return list(match_pattern(pattern)[0])
+
+
+def match_pattern(pattern: str) -> tuple[list[str], list[str]]:
+    """(files, symlinked directories not followed) for a URL, glob or directory.
+
+    Directories are walked recursively, but a symbolic link to a directory is not followed
+    (it may loop back on itself); it is reported so the caller can say so.
+    """
     fs, path = fsspec.core.url_to_fs(pattern)
     if _GLOB_CHARS & set(path):
         infos = fs.glob(path, detail=True)
@@ -52,9 +61,22 @@ def expand_pattern(pattern: str) -> list[str]:
         infos = {path: fs.info(path)}
     else:
         infos = {}
-    files = sorted(p for p, info in infos.items() if info.get("type") != "directory")
+    files, skipped = [], []
+    for name, info in sorted(infos.items()):
+        kind = info.get("type")
+        if info.get("islink") and kind != "file":
+            try:
+                kind = fs.info(name).get("type")  # follows the link
+            except OSError:
+                kind = "broken link"
+            if kind != "file":
+                skipped.append(name)
+                continue
+        if kind != "directory":
+            files.append(name)
     keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
-    return [p if keep_plain else fs.unstrip_protocol(p) for p in files]
+    as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
+    return [as_url(p) for p in files], [as_url(p) for p in skipped]
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -196,11 +218,16 @@ def _rejected_line(url: str, number: int, sha: str | None, exc: Exception) -> be
 class _MatchFn(beam.DoFn):
     def process(self, pattern: str) -> Iterator[str]:
         try:
-            files = expand_pattern(pattern)
+            files, not_followed = match_pattern(pattern)
         except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
             yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
             return
-        if not files:
+        for link in not_followed:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED,
+                Rejection(link, "match", "symlink_not_followed", "a symbolic link to a directory (or a broken link) is not followed"),
+            )
+        if not files and not not_followed:
             yield beam.pvalue.TaggedOutput(
                 REJECTED, Rejection(pattern, "match", "no_match", "the input pattern matched no file")
             )
