@@ -125,6 +125,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "taxonomy": f"{taxonomy.name}@{taxonomy.version}",
         "topic_model": topic_model.version,
         "rules": ["packaged"] + list(opts.rules or []),
+        "options": _our_options(opts),
     }
     return RunConfig(
         inputs=tuple(opts.input),
@@ -142,6 +143,17 @@ def resolve(options: IngestOptions) -> RunConfig:
         mode=opts.mode,
         header=header,
     )
+
+
+def _our_options(opts: IngestOptions) -> dict[str, Any]:
+    """This run's flags (ours and the runner's), as recorded in the manifest."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    IngestOptions._add_argparse_args(parser)
+    ours = {a.dest: getattr(opts, a.dest, None) for a in parser._actions if a.dest != "help"}
+    standard = opts.view_as(StandardOptions)
+    return {**ours, "runner": standard.runner or "DirectRunner", "streaming": bool(standard.streaming)}
 
 
 def _runner(options: IngestOptions):
