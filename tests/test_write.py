@@ -24,7 +24,8 @@ def _article(i: int, day: dt.date | None, topic: str = "sport") -> Article:
         published_date=day,
         date_source="text" if day else None,
         removed=({"rule": "title", "text": f"Title {i}"},),
-        entities=({"text": "Xi", "label": "PERSON", "start_char": 0, "end_char": 2},),
+        entities=({"text": "Xi", "canonical": "Xi Jinping", "label": "PERSON", "start_char": 0, "end_char": 2},),
+        entity_summary=({"name": "Xi Jinping", "label": "PERSON", "mentions": 1},),
         topic=topic,
         topic_score=0.5,
     )
@@ -63,5 +64,6 @@ def test_write_transform_to_memory_filesystem_reads_back_as_one_table():
     assert table.column("date").to_pylist() == [dt.date(2025, 9, 2), dt.date(2025, 9, 2), None]
     assert table.column("topic").to_pylist() == ["sport", "sport", "other"]
     assert table.column("run_id").to_pylist() == ["run1"] * 3
-    assert table.column("entities").to_pylist()[0] == [{"text": "Xi", "label": "PERSON", "start_char": 0, "end_char": 2}]
+    assert table.column("entities").to_pylist()[0] == [{"text": "Xi", "canonical": "Xi Jinping", "label": "PERSON", "start_char": 0, "end_char": 2}]
+    assert table.column("entity_summary").to_pylist()[0] == [{"name": "Xi Jinping", "label": "PERSON", "mentions": 1}]
     assert not fs.glob(path + "/**/.*inprogress")

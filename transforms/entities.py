@@ -17,6 +17,7 @@ import apache_beam as beam
 
 from pipeline import faults
 from schemas.article import Article
+from transforms.canonical import DEFAULT_LABELS, canonicalise
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
 
 #: The official model, preferred when installed; the PyPI re-upload of the same model otherwise.
@@ -133,8 +134,10 @@ def skip_reason(language: str | None, models: dict[str, Any]) -> str | None:
 
 
 class _NerBatchFn(beam.DoFn):
-    def __init__(self, models: dict[str, str]):
+    def __init__(self, models: dict[str, str], labels: Sequence[str], aliases: dict[str, str]):
         self._models = dict(models)
+        self._labels = tuple(labels)
+        self._aliases = dict(aliases)
         self._nlp: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -164,23 +167,35 @@ class _NerBatchFn(beam.DoFn):
                 yield from run_guarded("entities", article, lambda a: [self._one(nlp, a)])
             return
         for article, doc in zip(articles, docs):
-            yield dataclasses.replace(article, entities=entities_of(doc))
+            yield self._with_entities(article, doc)
 
-    @staticmethod
-    def _one(nlp, article: Article) -> Article:
+    def _one(self, nlp, article: Article) -> Article:
         if len(article.body) > nlp.max_length:
             raise ArticleRejected(
                 f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}", "text_too_long"
             )
-        return dataclasses.replace(article, entities=entities_of(nlp(article.body)))
+        return self._with_entities(article, nlp(article.body))
+
+    def _with_entities(self, article: Article, doc) -> Article:
+        mentions, summary = canonicalise(entities_of(doc), self._labels, self._aliases)
+        return dataclasses.replace(article, entities=mentions, entity_summary=summary)
 
 
 class ExtractEntities(beam.PTransform):
     """Cleaned articles -> articles with ``entities`` (main output) and rejections."""
 
-    def __init__(self, models: dict[str, str] | str, min_batch_size: int = 16, max_batch_size: int = 64):
+    def __init__(
+        self,
+        models: dict[str, str] | str,
+        min_batch_size: int = 16,
+        max_batch_size: int = 64,
+        labels: Sequence[str] = DEFAULT_LABELS,
+        aliases: dict[str, str] | None = None,
+    ):
         super().__init__()
         self._models = models if isinstance(models, dict) else {"en": models}
+        self._labels = tuple(labels)
+        self._aliases = dict(aliases or {})
         self._min = min_batch_size
         self._max = max_batch_size
 
@@ -188,6 +203,6 @@ class ExtractEntities(beam.PTransform):
         return (
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=self._min, max_batch_size=self._max)
-            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._models)).with_outputs(REJECTED, main="articles")
+            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._models, self._labels, self._aliases)).with_outputs(REJECTED, main="articles")
         )
 
