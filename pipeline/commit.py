@@ -178,11 +178,11 @@ class DatasetOutput:
         rebuild: every older file in the dataset is removed.
         """
         stage = self._path(STAGING, run_id)
-        staged = sorted(
-            posixpath.relpath(p, stage)
-            for p in self.fs.find(stage)
-            if not posixpath.basename(p).startswith(".") and posixpath.relpath(p, stage) != posixpath.join(RUNS, f"{run_id}.json")
-        )
+        summary = self.staged_summary(run_id)
+        committed_files = [posixpath.relpath(self.fs._strip_protocol(p), stage) for p in summary.get("written_files", {})]
+        rejections = [posixpath.relpath(p, stage) for p in self.fs.glob(posixpath.join(stage, REJECTED, "*.jsonl"))]
+        # Only what committed bundles reported: files a failed attempt left behind stay out.
+        staged = sorted(committed_files + rejections)
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
         existing = sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
         rewrites: list[dict[str, Any]] = []
@@ -290,6 +290,7 @@ class DatasetOutput:
                         inputs.append({**record, "outcome": "rejected"})
         inputs_rel = posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
         self._write_atomic(self._path(inputs_rel), "".join(json.dumps(i, sort_keys=True) + "\n" for i in inputs).encode())
+        summary.pop("written_files", None)  # staging paths; output_files says where they are now
         return {
             **summary,
             "published_at": _now(),

@@ -44,6 +44,7 @@ class _CountRun(beam.CombineFn):
             acc["written_files"] += 1
             acc["written_rows"] += event.rows
             acc[f"partition\t{event.partition}"] += event.rows
+            acc[f"file\t{event.path}"] += event.rows
         elif isinstance(event, Rejection):
             acc[f"rejected\t{event.stage}\t{event.error_type}"] += 1
         elif isinstance(event, Skipped):
@@ -69,6 +70,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
     by_stage: Counter = Counter()
     by_error: Counter = Counter()
     partitions: dict[str, int] = {}
+    files: dict[str, int] = {}
     for key, n in counts.items():
         parts = key.split("\t")
         if parts[0] == "rejected":
@@ -76,6 +78,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
             by_error[f"{parts[1]}:{parts[2]}"] += n
         elif parts[0] == "partition":
             partitions[parts[1]] = n
+        elif parts[0] == "file":
+            files[parts[1]] = n
     matched = counts["matched"]
     unmatched_patterns = by_stage.get("match", 0)
     rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
@@ -93,6 +97,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "rejected_by_reason": dict(sorted(by_error.items())),
         "files_written": counts["written_files"],
         "rows_per_partition": dict(sorted(partitions.items())),
+        # The files of committed bundles; a retried bundle's leftovers are not listed.
+        "written_files": dict(sorted(files.items())),
         "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + counts["skipped"],
     }
 

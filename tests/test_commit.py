@@ -17,8 +17,10 @@ from pipeline.commit import JOURNAL, DatasetOutput, OutputLocked
 def _stage_run(output: DatasetOutput, run_id: str, partitions: dict[str, int]) -> None:
     """A finished pipeline's staging: Parquet per partition, a rejection file, the summary."""
     stage = output.staging_url(run_id)
+    written = {}
     for partition, rows in partitions.items():
         path = f"{stage}/{partition}/part-{run_id}-x-00000.parquet"
+        written[path] = rows
         os.makedirs(os.path.dirname(path), exist_ok=True)
         table = pa.table(
             {
@@ -33,7 +35,10 @@ def _stage_run(output: DatasetOutput, run_id: str, partitions: dict[str, int]) -
         f.write(json.dumps({"source_path": "in/bad.txt", "stage": "read", "error_type": "empty_file"}) + "\n")
     os.makedirs(f"{stage}/_runs", exist_ok=True)
     with open(f"{stage}/_runs/{run_id}.json", "w") as f:
-        json.dump({"run_id": run_id, "articles_written": sum(partitions.values())}, f)
+        json.dump({"run_id": run_id, "articles_written": sum(partitions.values()), "written_files": written}, f)
+    # A failed bundle attempt's leftover: complete, but reported by no committed output.
+    os.makedirs(f"{stage}/date=2025-09-02/topic=sport", exist_ok=True)
+    pq.write_table(pa.table({"source_path": ["stray"]}), f"{stage}/date=2025-09-02/topic=sport/part-{run_id}-stray.parquet")
 
 
 PARTS = {"date=2025-09-02/topic=sport": 2, "date=2025-09-03/topic=politics": 1}
@@ -51,7 +56,7 @@ def test_publish_moves_the_run_into_place_with_a_manifest(tmp_path):
         "date=2025-09-02/topic=sport/part-r1-x-00000.parquet",
         "date=2025-09-03/topic=politics/part-r1-x-00000.parquet",
     ]
-    assert not (tmp_path / "_staging").exists()
+    assert not (tmp_path / "_staging").exists()  # the stray file went with it, unpublished
     assert (tmp_path / "_SUCCESS").read_text() == "r1\n"
     on_disk = json.loads((tmp_path / "_runs" / "r1.json").read_text())
     assert on_disk["output_files"] == manifest["output_files"]
@@ -74,7 +79,7 @@ def test_crash_during_publish_is_rolled_forward_without_duplicates(tmp_path):
     output = DatasetOutput(str(tmp_path))
     _stage_run(output, "r2", PARTS)
     stage = tmp_path / "_staging" / "r2"
-    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file() and p.name != "r2.json")
+    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file() and p.name != "r2.json" and "stray" not in p.name)
     (stage / JOURNAL).write_text(json.dumps({"run_id": "r2", "files": files}))
     # The crash happened after the first file had moved.
     first = files[0]

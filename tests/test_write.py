@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.article import ARTICLE_SCHEMA, NULL_PARTITION, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Article, read_dataset
 from tests.conftest import test_pipeline
-from transforms.write import WriteParquet, write_partition
+from transforms.write import MAX_OPEN_FILES, WriteParquet, write_articles
 
 
 def _article(i: int, day: dt.date | None, topic: str = "sport") -> Article:
@@ -36,11 +36,16 @@ def test_partition_names_are_hive_style():
     assert _article(1, None, "other").partition == f"date={NULL_PARTITION}/topic=other"
 
 
-def test_write_partition_rolls_files_and_leaves_no_partial_file(tmp_path):
+def test_write_articles_rolls_files_and_leaves_no_partial_file(tmp_path):
     fs = fsspec.filesystem("file")
-    articles = [_article(i, dt.date(2025, 9, 2)) for i in range(5)]
-    written = list(write_partition(fs, str(tmp_path), "date=2025-09-02/topic=sport", articles, "run1", max_rows_per_file=2))
-    assert [w.rows for w in written] == [2, 2, 1]
+    articles = [_article(i, dt.date(2025, 9, 2)) for i in range(5)] + [_article(9, None, "other")]
+    written = list(write_articles(fs, str(tmp_path), articles, "run1", max_rows_per_file=2))
+    assert sorted((w.partition, w.rows) for w in written) == [
+        ("date=2025-09-02/topic=sport", 1),
+        ("date=2025-09-02/topic=sport", 2),
+        ("date=2025-09-02/topic=sport", 2),
+        (f"date={NULL_PARTITION}/topic=other", 1),
+    ]
     names = sorted(p.name for p in (tmp_path / "date=2025-09-02" / "topic=sport").iterdir())
     assert len(names) == 3 and all(n.startswith("part-run1-") and n.endswith(".parquet") for n in names)
     parquet = pq.ParquetFile(written[0].path.replace("file://", ""))
@@ -67,3 +72,11 @@ def test_write_transform_to_memory_filesystem_reads_back_as_one_table():
     assert table.column("entities").to_pylist()[0] == [{"text": "Xi", "canonical": "Xi Jinping", "label": "PERSON", "start_char": 0, "end_char": 2}]
     assert table.column("entity_summary").to_pylist()[0] == [{"name": "Xi Jinping", "label": "PERSON", "mentions": 1}]
     assert not fs.glob(path + "/**/.*inprogress")
+
+
+def test_open_files_are_bounded_however_many_partitions(tmp_path):
+    fs = fsspec.filesystem("file")
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(MAX_OPEN_FILES + 10)]
+    written = list(write_articles(fs, str(tmp_path), [_article(i, d) for i, d in enumerate(days)], "run1", 1000))
+    assert len(written) == len(days) and sum(w.rows for w in written) == len(days)
+    assert len(list(tmp_path.glob("date=*/topic=sport/*.parquet"))) == len(days)

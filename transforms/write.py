@@ -1,28 +1,38 @@
-"""Write stage: Hive-partitioned Parquet through fsspec, one file per partition per batch.
+"""Write stage: Hive-partitioned Parquet through fsspec, one file per partition per bundle.
 
-Rows are grouped by their partition directory (``date=.../topic=...``) and each group is
-streamed into Parquet files of at most ``max_rows_per_file`` rows, a row group at a time.
+Articles stream into open Parquet writers, one per partition directory
+(``date=.../topic=...``), a row group at a time; a file closes when it reaches
+``max_rows_per_file`` rows or when its bundle ends. Nothing is grouped first, so memory
+holds at most one row group per open partition, however large the corpus (a GroupByKey
+would hold every article of a partition until the whole input had been read).
+
+Files are written under a hidden ``.inprogress`` name and renamed when complete. Each file is
+reported as a `WrittenFile` output; a bundle that fails and is retried leaves files no
+committed output names, and the publish step ignores them (as Beam's own file sinks do).
 Beam's ``fileio.WriteToFiles`` is not used: with sub-directory destinations its files stay
-in ``.temp`` (apache/beam#21313). Each file is written under a hidden name and renamed when
-complete, so a reader listing ``*.parquet`` never sees a half-written file.
+in ``.temp`` (apache/beam#21313).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import hashlib
-import itertools
 import posixpath
-from typing import Iterable, Iterator
+import uuid
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 import fsspec
 import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import faults
 from schemas.article import ARTICLE_SCHEMA, Article, to_table
 
 ROW_GROUP_ROWS = 1000
+#: Open partition files per bundle; past this the fullest is closed (a later row reopens a new file).
+MAX_OPEN_FILES = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,46 +42,86 @@ class WrittenFile:
     rows: int
 
 
-def part_name(run_id: str, partition: str, index: int) -> str:
-    """Deterministic: a retried bundle or a re-published run rewrites the same names, never adds."""
-    return f"part-{run_id}-{hashlib.sha1(partition.encode()).hexdigest()[:8]}-{index:05d}.parquet"
+def part_name(run_id: str, partition: str) -> str:
+    """Unique per attempt: a retried bundle writes new names, and only committed ones publish."""
+    return f"part-{run_id}-{hashlib.sha1(partition.encode()).hexdigest()[:8]}-{uuid.uuid4().hex[:12]}.parquet"
 
 
-def write_partition(
+class PartitionFile:
+    """One Parquet file being written: rows buffered up to a row group, then flushed."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, partition: str, run_id: str, compression: str):
+        directory = posixpath.join(root, partition)
+        fs.makedirs(directory, exist_ok=True)
+        self.fs, self.partition, self.run_id = fs, partition, run_id
+        self.final = posixpath.join(directory, part_name(run_id, partition))
+        self.temporary = posixpath.join(directory, "." + posixpath.basename(self.final) + ".inprogress")
+        self._out = fs.open(self.temporary, "wb")
+        self._writer = pq.ParquetWriter(self._out, ARTICLE_SCHEMA, compression=compression)
+        self._buffer: list[Article] = []
+        self.rows = 0
+        self._processed_at = dt.datetime.now(dt.timezone.utc)
+
+    def add(self, article: Article) -> None:
+        self._buffer.append(article)
+        self.rows += 1
+        if len(self._buffer) >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(to_table(self._buffer, self.run_id, self._processed_at), row_group_size=ROW_GROUP_ROWS)
+            self._buffer = []
+
+    def close(self) -> WrittenFile:
+        self._flush()
+        self._writer.close()
+        self._out.close()
+        faults.reached("write-before-rename")
+        self.fs.mv(self.temporary, self.final)
+        faults.reached("write")
+        return WrittenFile(self.partition, self.fs.unstrip_protocol(self.final), self.rows)
+
+
+def write_articles(
     fs: fsspec.AbstractFileSystem,
     root: str,
-    partition: str,
     articles: Iterable[Article],
     run_id: str,
     max_rows_per_file: int,
     compression: str = "zstd",
 ) -> Iterator[WrittenFile]:
-    """Stream one partition's articles into Parquet files; yields each file once renamed."""
-    directory = posixpath.join(root, partition)
-    fs.makedirs(directory, exist_ok=True)
-    processed_at = dt.datetime.now(dt.timezone.utc)
-    rows = iter(articles)
-    for index in itertools.count():
-        first = list(itertools.islice(rows, min(ROW_GROUP_ROWS, max_rows_per_file)))
-        if not first:
-            return
-        final = posixpath.join(directory, part_name(run_id, partition, index))
-        temporary = posixpath.join(directory, "." + posixpath.basename(final) + ".inprogress")
-        written = 0
-        with fs.open(temporary, "wb") as out, pq.ParquetWriter(out, ARTICLE_SCHEMA, compression=compression) as writer:
-            chunk = first
-            while chunk:
-                writer.write_table(to_table(chunk, run_id, processed_at), row_group_size=ROW_GROUP_ROWS)
-                written += len(chunk)
-                room = max_rows_per_file - written
-                chunk = list(itertools.islice(rows, min(ROW_GROUP_ROWS, room))) if room > 0 else []
-        faults.reached("write-before-rename")
-        fs.mv(temporary, final)
-        faults.reached("write")
-        yield WrittenFile(partition, fs.unstrip_protocol(final), written)
+    """Stream articles into partition files (a pure-Python version of what the DoFn does)."""
+    writer = _Writers(fs, root, run_id, max_rows_per_file, compression)
+    for article in articles:
+        yield from writer.add(article)
+    yield from writer.close_all()
 
 
-class _WritePartitionFn(beam.DoFn):
+class _Writers:
+    def __init__(self, fs, root: str, run_id: str, max_rows_per_file: int, compression: str):
+        self._args = (fs, root, run_id, max_rows_per_file, compression)
+        self._open: dict[str, PartitionFile] = {}
+
+    def add(self, article: Article) -> Iterator[WrittenFile]:
+        fs, root, run_id, max_rows, compression = self._args
+        partition = article.partition
+        part = self._open.get(partition)
+        if part is None:
+            if len(self._open) >= MAX_OPEN_FILES:
+                fullest = max(self._open.values(), key=lambda p: p.rows)
+                yield self._open.pop(fullest.partition).close()
+            part = self._open[partition] = PartitionFile(fs, root, partition, run_id, compression)
+        part.add(article)
+        if part.rows >= max_rows:
+            yield self._open.pop(partition).close()
+
+    def close_all(self) -> Iterator[WrittenFile]:
+        while self._open:
+            yield self._open.popitem()[1].close()
+
+
+class _WriteBundleFn(beam.DoFn):
     def __init__(self, output: str, run_id: str, max_rows_per_file: int, compression: str):
         self._output = output
         self._run_id = run_id
@@ -81,11 +131,15 @@ class _WritePartitionFn(beam.DoFn):
     def setup(self) -> None:
         self._fs, self._root = fsspec.core.url_to_fs(self._output)
 
-    def process(self, keyed: tuple[str, Iterable[Article]]) -> Iterator[WrittenFile]:
-        partition, articles = keyed
-        yield from write_partition(
-            self._fs, self._root, partition, articles, self._run_id, self._max_rows, self._compression
-        )
+    def start_bundle(self) -> None:
+        self._writers = _Writers(self._fs, self._root, self._run_id, self._max_rows, self._compression)
+
+    def process(self, article: Article) -> Iterator[WrittenFile]:
+        yield from self._writers.add(article)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for written in self._writers.close_all():
+            yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
 class WriteParquet(beam.PTransform):
@@ -96,9 +150,4 @@ class WriteParquet(beam.PTransform):
         self._args = (output, run_id, max_rows_per_file, compression)
 
     def expand(self, articles):
-        return (
-            articles
-            | "ByPartition" >> beam.WithKeys(lambda a: a.partition)
-            | "Group" >> beam.GroupByKey()
-            | "WriteFiles" >> beam.ParDo(_WritePartitionFn(*self._args))
-        )
+        return articles | "WriteFiles" >> beam.ParDo(_WriteBundleFn(*self._args))
