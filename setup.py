@@ -16,7 +16,7 @@ setup(
     description="News-article ingestion pipeline on Apache Beam: clean, enrich with spaCy, write Hive-partitioned Parquet",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*", "schemas", "schemas.*"]),
-    package_data={"transforms.rules": ["*.yaml", "label_maps/*.yaml"]},
+    package_data={"transforms.rules": ["*.yaml", "*.json", "*.json.gz", "label_maps/*.yaml"]},
     include_package_data=True,
     install_requires=[
         "apache-beam>=2.60,<3",
@@ -33,9 +33,12 @@ setup(
         "zstandard>=0.22,<1",
         "python-dateutil>=2.8,<3",
         "pyyaml>=6,<7",
+        "numpy>=1.26,<3",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7"],
+        # Only to retrain the line classifier (training/); the pipeline runs it with numpy.
+        "train": ["scikit-learn>=1.4,<2"],
     },
     entry_points={"console_scripts": ["news-ingest=pipeline.__main__:main"]},
 )

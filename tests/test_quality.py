@@ -19,8 +19,8 @@ def test_token_metric_matches_the_dev_scorer():
 def test_cleaning_whole_page_text_floor():
     scores = evaluate_cleaning(str(EVAL / "cleaning"))
     assert scores["baseline"]["f1"] == pytest.approx(0.645, abs=0.001)
-    assert scores["system"]["recall"] >= 0.99
-    assert scores["system"]["f1"] >= 0.66
+    assert scores["system"]["recall"] >= 0.955
+    assert scores["system"]["f1"] >= 0.895
 
 
 def test_cleaning_html_floor():
@@ -34,3 +34,12 @@ def test_topics_floor_on_ag_news():
     assert scores["baseline_majority"]["accuracy"] == pytest.approx(0.25)
     assert scores["system"]["accuracy"] >= 0.37
     assert scores["system"]["macro_f1"] >= 0.50
+
+
+def test_line_classifier_cross_validated_figures_meet_the_targets():
+    """The shipped model's cross-validated figures (training/train_line_classifier.py writes
+    them into the model file; the classifier alone, 5 folds grouped by site)."""
+    from transforms.line_classifier import load_model
+
+    cv = load_model()["cv"]
+    assert cv["F1"] >= 0.88 and cv["R"] >= 0.90 and cv["folds"] == 5

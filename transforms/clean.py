@@ -20,6 +20,7 @@ import yaml
 
 from schemas.article import Article
 from transforms.dates import date_from_path, parse_date_text
+from transforms import line_classifier
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
 from transforms.language import detect_language
 
@@ -168,18 +169,40 @@ def _is_teaser(line: str, tails: list[Rule]) -> bool:
     )
 
 
+def _is_sentence(line: str) -> bool:
+    return bool(_SENTENCE_END.search(line)) and not line.endswith(_ELLIPSIS)
+
+
 def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
     for key, value in match.groupdict().items():
         if value and value.strip() and key not in meta:
             meta[key] = value.strip()
 
 
-def clean_text(text: str, rules: Iterable[Rule]) -> CleanResult:
-    """Apply a rule pack to one article's text."""
+def clean_text(text: str, rules: Iterable[Rule], classify: bool = True) -> CleanResult:
+    """Apply a rule pack, then the learned line classifier, to one article's text.
+
+    Named rules go first, so what they recognise is removed under their name and their
+    metadata is lifted; the line classifier (`transforms/line_classifier.py`) then decides
+    the rest. Text shaped like a whole scraped page (many short lines) is decided line by
+    line; text shaped like an article only loses low-scoring runs at its two ends, so
+    subheadings and short sentences inside it always stay.
+    """
     rules = tuple(rules)
     by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
     lines = [r for r in by_kind["line"]]
     paragraphs = to_paragraphs(text)
+    whole_page = classify and line_classifier.looks_like_page(paragraphs)
+    if classify and paragraphs:
+        classified = line_classifier.clean_lines(paragraphs, mode="page" if whole_page else "article")
+        if not whole_page:
+            # In an article only runs at the two ends may go, and a finished sentence is
+            # content however the model scores it: the runs stop at the first one.
+            kept = [i for i, (k, p) in enumerate(zip(classified, paragraphs)) if k or _is_sentence(p)]
+            first, last = (kept[0], kept[-1]) if kept else (0, len(paragraphs) - 1)
+            classified = [first <= i <= last for i in range(len(paragraphs))]
+    else:
+        classified = [True] * len(paragraphs)
     keep = dict(enumerate(paragraphs))  # index -> text; the index keeps removals in document order
     removed: list[tuple[int, str, str]] = []
     meta: dict[str, str] = {}
@@ -231,13 +254,19 @@ def clean_text(text: str, rules: Iterable[Rule]) -> CleanResult:
                 drop(i, rule.name)
                 break
 
-    # 5. A title line on top, when real paragraphs follow it.
+    # 5. A title line on top, when real paragraphs follow it (on a whole page, the top is
+    #    navigation, and a short line there is no title).
     order = sorted(keep)
-    if len(order) >= 3 and looks_like_title(keep[order[0]]):
+    if not whole_page and len(order) >= 3 and looks_like_title(keep[order[0]]):
         meta.setdefault("title", keep[order[0]])
         drop(order[0], "title")
 
-    # 6. Metadata read from the first body paragraph, which stays as it is.
+    # 6. What the line classifier rejects among the lines no rule named.
+    for i in sorted(keep):
+        if not classified[i]:
+            drop(i, "line_classifier")
+
+    # 7. Metadata read from the first body paragraph, which stays as it is.
     order = sorted(keep)
     if order:
         for rule in by_kind["lift"]:
@@ -268,7 +297,8 @@ def clean_article(article: Article, rules: Iterable[Rule]) -> Article:
     text suggests; the text's findings fill the gaps.
     """
     text = article.text or ""
-    result = clean_text(text, rules)
+    # trafilatura already chose the main text of an HTML page; the rules still apply to it.
+    result = clean_text(text, rules, classify=article.input_format != "html")
     if not result.body.strip():
         raise ArticleRejected(
             f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", "no_text_after_cleaning"

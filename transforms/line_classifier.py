@@ -1,0 +1,473 @@
+"""Learned boilerplate line classifier for whole-page news text (numpy + stdlib only).
+
+Trained by ``training/train_line_classifier.py`` on the development pages (boilerpipe's idea:
+shallow features of each line and its neighbours, a logistic regression, then a two-state
+Viterbi smoothing); cross-validated figures are in the model file's ``cv`` entry.
+
+Input: page text as a scraper produces it (one block per line, blank lines between blocks).
+Output: the article body (lines the model keeps).
+
+    from transforms.line_classifier import clean_page, classify_lines
+    body = clean_page(page_text)                   # language auto-detected from stop words
+    probs = classify_lines(lines, language="en")   # P(line belongs to the article body)
+
+Model file: line_model.json (beside this module): feature standardisation + logistic
+regression weights (1 stage shipped; an optional 2nd stage sees the neighbours' stage-1
+probabilities), the decision threshold, the Viterbi switch penalty and the page-shape gate. Stop-word lists: stoplists.json.gz
+(from jusText, BSD-2-Clause), keyed by jusText language name.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import re
+from functools import lru_cache
+
+import numpy as np
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
+MODEL_PATH = os.path.join(HERE, "line_model.json")
+STOPLIST_PATH = os.path.join(HERE, "stoplists.json.gz")
+
+# ISO 639-1 -> jusText stoplist name (languages whose lists are clean enough to vote with)
+ISO2JUSTEXT = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese",
+    "it": "Italian", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish",
+    "cs": "Czech", "sk": "Slovak", "sv": "Swedish", "da": "Danish", "no": "Norwegian_Bokmal",
+    "nb": "Norwegian_Bokmal", "fi": "Finnish", "hu": "Hungarian", "ro": "Romanian",
+    "tr": "Turkish", "id": "Indonesian", "ms": "Malay", "ko": "Korean", "el": "Greek",
+    "bg": "Bulgarian", "hr": "Croatian", "sr": "Serbian", "sl": "Slovenian", "ca": "Catalan",
+    "vi": "Vietnamese", "ar": "Arabic", "fa": "Persian", "he": "Hebrew", "hi": "Hindi",
+    "tl": "Tagalog", "lt": "Lithuanian", "lv": "Latvian", "et": "Estonian",
+}
+# languages allowed to win automatic detection (some jusText lists, e.g. Marathi, hold English words)
+AUTO_LANGS = ("English", "German", "French", "Spanish", "Portuguese", "Italian", "Dutch", "Russian",
+              "Ukrainian", "Polish", "Czech", "Swedish", "Danish", "Norwegian_Bokmal", "Hungarian",
+              "Romanian", "Turkish", "Indonesian", "Korean", "Greek", "Bulgarian", "Croatian",
+              "Vietnamese", "Arabic", "Persian", "Hebrew", "Hindi")
+
+_TOK = re.compile(r"\w+")
+_TOK_NL = re.compile(r"\w+|\n")
+_SENT_INNER = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*[ \t\u00a0]+[\"'\u201c\u2018(]?[A-Z\u0400-\u042f]")
+_MENU_SEP = re.compile(r"[ \t\u00a0][|\u00bb\u203a\u00b7\u2022/\u2039\u00ab>][ \t\u00a0]|[ \t\u00a0][-\u2013\u2014][ \t\u00a0](?=\S)")
+_LINKISH = re.compile(r"https?://|www\.|\.(?:com|org|net)\b|@\w|\u00a9|\(c\)")  # on lowercased text
+_SENT_END_M = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*$", re.M)
+_ELLIPSIS_M = re.compile(r"(?:\.\.\.|\u2026)[\"'\u201d\u2019)\]]*$", re.M)
+_WORD_INIT = re.compile(r"(?<!\S)(?:([A-Z\u00c0-\u00d6\u00d8-\u00de\u0410-\u042f])|[^\W\d_])")
+_QUOTES = frozenset("\"'\u201c\u2018\u00ab\u201e")
+_TIME_DATE = re.compile(r"\d(?:\d?:\d\d|\d\d\d-\d\d-\d\d|\d?/\d\d?/\d\d|\d\d\d(?!\d))")
+
+
+@lru_cache(maxsize=1)
+def _stoplists() -> dict[str, frozenset]:
+    if os.path.exists(STOPLIST_PATH):
+        with gzip.open(STOPLIST_PATH, "rt", encoding="utf-8") as f:
+            raw = json.load(f)
+        return {k: frozenset(v) for k, v in raw.items()}
+    try:  # fall back to the justext package's own lists
+        import justext  # noqa: F401
+        d = os.path.join(os.path.dirname(justext.__file__), "stoplists")
+        out = {}
+        for fn in os.listdir(d):
+            with open(os.path.join(d, fn), encoding="utf-8") as f:
+                out[fn[:-4]] = frozenset(t for w in f.read().lower().split() for t in _TOK.findall(w))
+        return out
+    except Exception:
+        return {}
+
+
+@lru_cache(maxsize=1)
+def load_model(path: str = MODEL_PATH) -> dict:
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f)
+    for st in m["stages"]:
+        for k in ("mean", "scale", "coef"):
+            st[k] = np.asarray(st[k], dtype=np.float64)
+    return m
+
+
+@lru_cache(maxsize=1)
+def _lang_index() -> tuple[frozenset, dict[str, tuple[int, ...]]]:
+    """English stop words, and token -> indices (in AUTO_LANGS) of the other languages whose
+    stop list has the token while English's does not."""
+    sl = _stoplists()
+    en = sl.get("English", frozenset())
+    idx: dict[str, list[int]] = {}
+    for k, name in enumerate(AUTO_LANGS):
+        if name == "English":
+            continue
+        for t in sl.get(name, ()):
+            if t not in en and len(t) > 1 and not t.isdigit():
+                idx.setdefault(t, []).append(k)
+    return en, {t: tuple(v) for t, v in idx.items()}
+
+
+def detect_language(tokens: list[str]) -> str:
+    """jusText stoplist name whose *own* stop words (those not also English stop words) cover
+    most of the tokens (at least 10%); otherwise English (also when English covers more)."""
+    en, idx = _lang_index()
+    counts: dict[str, int] = {}
+    for t in tokens[:1500]:
+        counts[t] = counts.get(t, 0) + 1
+    hits = [0] * len(AUTO_LANGS)
+    n_en = total = 0
+    for t, c in counts.items():
+        if len(t) < 2 or t.isdigit():
+            continue
+        total += c
+        if t in en:
+            n_en += c
+        else:
+            for k in idx.get(t, ()):
+                hits[k] += c
+    if not total:
+        return "English"
+    k = max(range(len(hits)), key=hits.__getitem__)
+    if hits[k] > n_en and hits[k] >= 0.1 * total:
+        return AUTO_LANGS[k]
+    return "English"
+
+
+def resolve_stoplist(language: str | None, tokens: list[str]) -> frozenset:
+    sl = _stoplists()
+    if language in (None, "", "auto"):
+        name = detect_language(tokens)
+    else:
+        name = ISO2JUSTEXT.get(language.lower(), language)
+    return sl.get(name, frozenset())
+
+
+# ---------------------------------------------------------------- features
+BASE_NAMES = [
+    "log_words", "log_chars", "stop_share", "stop_rel", "sent_end", "log_sent_inner",
+    "comma_rate", "title_share", "upper_share", "digit_share", "log_menu_sep", "ellipsis_end",
+    "colon_end", "linkish", "time_date", "starts_lower", "starts_quote", "mean_word_len",
+    "log_dup", "is_prose", "cjk_share", "no_letters",
+]
+CTX_KEYS = ["log_words", "stop_share", "sent_end", "is_prose", "title_share"]
+CTX_OFFSETS = (-2, -1, 1, 2)
+WIN_SIZES = (3, 10)
+
+
+def feature_names() -> list[str]:
+    names = list(BASE_NAMES)
+    for o in CTX_OFFSETS:
+        names += [f"{k}@{o:+d}" for k in CTX_KEYS]
+    for w in WIN_SIZES:
+        names += [f"win{w}_prose", f"win{w}_words", f"win{w}_stop"]
+    names += ["rel_pos", "rel_words_before", "in_dense", "dist_dense_before", "dist_dense_after",
+              "dense_share", "page_log_lines", "page_prose_share", "log_run_short"]
+    return names
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _per_line(pos_iter, starts: np.ndarray, n: int) -> np.ndarray:
+    pos = np.fromiter(pos_iter, dtype=np.int64)
+    if not len(pos):
+        return np.zeros(n)
+    return np.bincount(np.searchsorted(starts, pos, "right") - 1, minlength=n).astype(np.float64)
+
+
+def _line_stats(lines: list[str], stop: frozenset | None):
+    """Per-line base features, vectorised over the joined page text where possible."""
+    n = len(lines)
+    text = "\n".join(lines)
+    lens = np.fromiter((len(l) for l in lines), dtype=np.int64, count=n)
+    starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+    # character classes by code point (approximate outside ASCII, identical at train/run time)
+    cp = _codepoints(text)
+    is_digit = (cp >= 48) & (cp <= 57)
+    is_upper = ((cp >= 65) & (cp <= 90)) | ((cp >= 0xC0) & (cp <= 0xDE) & (cp != 0xD7)) | ((cp >= 0x410) & (cp <= 0x42F))
+    is_letter = (((cp | 32) >= 97) & ((cp | 32) <= 122)) | ((cp >= 0xC0) & (cp != 0xD7) & (cp != 0xF7)
+                 & ~((cp >= 0x2000) & (cp <= 0x2BFF)) & ~((cp >= 0x3000) & (cp <= 0x303F))
+                 & ~((cp >= 0xFF00) & (cp <= 0xFF20)))
+    is_cjk = ((cp >= 0x3040) & (cp <= 0x30FF)) | ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xAC00) & (cp <= 0xD7AF))
+    is_comma = cp == 44
+    cls = np.stack([is_digit, is_upper, is_letter, is_cjk, is_comma], 1).astype(np.float64)
+    csum = np.concatenate([np.zeros((1, 5)), np.cumsum(cls, 0)])
+    ends = starts + lens
+    cnt = csum[ends] - csum[starts]
+    digits, upper, letters, ncjk, commas = cnt.T
+    # regex counts over the whole text (multiline), mapped to lines
+    sent_end = _per_line((m.start() for m in _SENT_END_M.finditer(text)), starts, n) > 0
+    sent_inner = _per_line((m.start() for m in _SENT_INNER.finditer(text)), starts, n)
+    menu = _per_line((m.start() for m in _MENU_SEP.finditer(text)), starts, n)
+    ell = _per_line((m.start() for m in _ELLIPSIS_M.finditer(text)), starts, n) > 0
+    lowtext = text.lower()
+    link = _per_line((m.start() for m in _LINKISH.finditer(lowtext)), starts, n) > 0
+    tdate = _per_line((m.start() for m in _TIME_DATE.finditer(text)), starts, n) > 0
+    prev_space = np.concatenate([[True], (cp[:-1] == 32) | (cp[:-1] == 10) | (cp[:-1] == 9) | (cp[:-1] == 0xA0)])
+    ws = np.stack([is_letter & prev_space, is_upper & prev_space], 1).astype(np.float64)
+    wsum = np.concatenate([np.zeros((1, 2)), np.cumsum(ws, 0)])
+    word_init, word_init_up = (wsum[ends] - wsum[starts]).T
+    # tokens and stop words per line (findall per line; stop lookups through map, C speed)
+    low = lowtext.split("\n")
+    tpl = [_TOK.findall(l) for l in low]
+    if stop is None:  # automatic language detection on the first tokens of the page
+        sample: list[str] = []
+        for x in tpl:
+            sample += x
+            if len(sample) >= 800:
+                break
+        stop = resolve_stoplist("auto", sample)
+    nt = np.fromiter(map(len, tpl), dtype=np.float64, count=n)
+    if stop:
+        contains = stop.__contains__
+        nstop = np.fromiter((sum(map(contains, x)) for x in tpl), dtype=np.float64, count=n)
+    else:
+        nstop = np.zeros(n)
+    counts: dict[str, int] = {}
+    for l in low:
+        counts[l] = counts.get(l, 0) + 1
+    dup = np.fromiter((counts[l] - 1 for l in low), dtype=np.float64, count=n)
+    first = [l[:1] for l in lines]
+    last = [l[-1:] for l in lines]
+    nw = nt + ncjk / 2.0
+    lens_f = lens.astype(np.float64)
+    safe = lambda a, b: np.divide(a, b, out=np.zeros(n), where=b > 0)
+    B = np.stack([
+        np.log1p(nw), np.log1p(lens_f), safe(nstop, nw), np.zeros(n), sent_end.astype(float),
+        np.log1p(sent_inner), safe(commas, nw), safe(word_init_up, word_init), safe(upper, letters),
+        safe(digits, lens_f), np.log1p(menu), ell.astype(float),
+        np.fromiter((c == ":" for c in last), dtype=np.float64, count=n), link.astype(float),
+        tdate.astype(float), np.fromiter((c.islower() for c in first), dtype=np.float64, count=n),
+        np.fromiter((c in _QUOTES for c in first), dtype=np.float64, count=n) * (lens > 0),
+        safe(letters + digits, nt), np.log1p(dup), np.zeros(n), safe(ncjk, lens_f), (letters == 0).astype(float),
+    ], 1)
+    return B, stop, nw, nstop
+
+
+def _kadane(score: np.ndarray) -> tuple[int, int]:
+    best, cur, start, bs, be = -1e18, 0.0, 0, 0, -1
+    for i, s in enumerate(score):
+        if cur <= 0:
+            cur, start = s, i
+        else:
+            cur += s
+        if cur > best:
+            best, bs, be = cur, start, i
+    return bs, be
+
+
+def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray:
+    """Feature matrix (n_lines x n_features) for one page's non-empty lines."""
+    n = len(lines)
+    if n == 0:
+        return np.zeros((0, len(feature_names())))
+    lines = [l.replace("\n", " ").replace("\r", " ") for l in lines]
+    stop = None if language in (None, "", "auto") else resolve_stoplist(language, [])
+    B, stop, nwords, nstop = _line_stats(lines, stop)
+    I = {k: j for j, k in enumerate(BASE_NAMES)}
+    # page reference stop share: token-weighted over lines with >= 8 words
+    long_ = nwords >= 8
+    ref = nstop[long_].sum() / nwords[long_].sum() if long_.any() else (nstop.sum() / max(1.0, nwords.sum()))
+    ref = max(ref, 0.05)
+    stop_share = B[:, I["stop_share"]]
+    B[:, I["stop_rel"]] = np.minimum(stop_share / ref, 3.0)
+    if not stop:  # no stop list for this language: neutral values
+        B[:, I["stop_share"]] = 0.0
+        B[:, I["stop_rel"]] = 1.0 * (nwords >= 8)
+    prose = (nwords >= 8) & ((B[:, I["stop_rel"]] >= 0.5)) & (B[:, I["log_menu_sep"]] == 0)
+    prose = prose & ((B[:, I["sent_end"]] > 0) | (nwords >= 20))
+    B[:, I["is_prose"]] = prose.astype(np.float64)
+
+    feats = [B]
+    # neighbour features
+    ctx_idx = [I[k] for k in CTX_KEYS]
+    C = B[:, ctx_idx]
+    for o in CTX_OFFSETS:
+        sh = np.zeros_like(C)
+        if o < 0:
+            sh[-o:] = C[:o]
+        else:
+            sh[:-o] = C[o:]
+        feats.append(sh)
+    # window means
+    prose_f = prose.astype(np.float64)
+    lw = B[:, I["log_words"]]
+    ss = B[:, I["stop_rel"]]
+    cs = lambda a: np.concatenate([[0.0], np.cumsum(a)])
+    cp, cw, cst = cs(prose_f), cs(lw), cs(ss)
+    idx = np.arange(n)
+    for w in WIN_SIZES:
+        lo = np.maximum(idx - w, 0)
+        hi = np.minimum(idx + w + 1, n)
+        cnt = hi - lo
+        feats.append(np.stack([(cp[hi] - cp[lo]) / cnt, (cw[hi] - cw[lo]) / cnt, (cst[hi] - cst[lo]) / cnt], 1))
+    # page position and densest prose region (max-sum run of prose words minus non-prose words)
+    score = np.where(prose, nwords, -np.minimum(nwords, 15.0) - 3.0)
+    a, b = _kadane(score.tolist())
+    tot_w = max(1.0, nwords.sum())
+    before_w = (np.cumsum(nwords) - nwords) / tot_w
+    rel_pos = idx / max(1, n - 1)
+    in_dense = ((idx >= a) & (idx <= b)).astype(np.float64)
+    d_before = np.log1p(np.maximum(a - idx, 0))
+    d_after = np.log1p(np.maximum(idx - b, 0))
+    dense_share = nwords[a:b + 1].sum() / tot_w
+    short = nwords < 8
+    run = np.zeros(n)
+    i = 0
+    while i < n:  # length of the run of consecutive short lines this line belongs to
+        j = i
+        while j < n and short[j] == short[i]:
+            j += 1
+        run[i:j] = (j - i) if short[i] else 0
+        i = j
+    feats.append(np.stack([
+        rel_pos, before_w, in_dense, d_before, d_after,
+        np.full(n, dense_share), np.full(n, math.log1p(n)), np.full(n, prose_f.mean()), np.log1p(run)], 1))
+    return np.concatenate(feats, 1)
+
+
+def stage2_features(p: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Context of stage-1 probabilities: neighbours, window means, max before/after, and the
+    word-weighted max-sum region of (p - 0.5) (inside it? how far from it?)."""
+    n = len(p)
+    def sh(o):
+        out = np.zeros(n)
+        if o < 0:
+            out[-o:] = p[:o]
+        else:
+            out[:-o] = p[o:]
+        return out
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    idx = np.arange(n)
+    cols = [p, sh(-1), sh(1), sh(-2), sh(2)]
+    for w in (3, 8, 20):
+        lo = np.maximum(idx - w, 0); hi = np.minimum(idx + w + 1, n)
+        cols.append((c[hi] - c[lo]) / (hi - lo))
+    # mean of previous / next 5 (excluding self)
+    for w in (5,):
+        lo = np.maximum(idx - w, 0); hi = np.minimum(idx + w + 1, n)
+        cols.append(np.where(idx > lo, (c[idx] - c[lo]) / np.maximum(idx - lo, 1), 0.0))
+        cols.append(np.where(hi > idx + 1, (c[hi] - c[idx + 1]) / np.maximum(hi - idx - 1, 1), 0.0))
+    # max prob seen before / after (cumulative)
+    cols.append(np.concatenate([[0.0], np.maximum.accumulate(p)[:-1]]))
+    cols.append(np.concatenate([np.maximum.accumulate(p[::-1])[::-1][1:], [0.0]]))
+    nw = np.expm1(X[:, 0])
+    a, b = _kadane(((p - 0.5) * np.sqrt(nw + 1.0)).tolist())
+    cols.append(((idx >= a) & (idx <= b)).astype(np.float64))
+    cols.append(np.log1p(np.maximum(a - idx, 0) + np.maximum(idx - b, 0)))
+    return np.stack(cols, 1)
+
+
+def _logreg(stage: dict, X: np.ndarray) -> np.ndarray:
+    z = ((X - stage["mean"]) / stage["scale"]) @ stage["coef"] + stage["intercept"]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def classify_lines(lines: list[str], language: str | None = "auto", model: dict | None = None) -> list[float]:
+    """Probability that each line belongs to the article body. `lines` are non-empty, stripped."""
+    if not lines:
+        return []
+    m = model or load_model()
+    X = page_features(lines, language)
+    p = _logreg(m["stages"][0], X)
+    if len(m["stages"]) > 1:
+        X2 = np.concatenate([X, stage2_features(p, X)], 1)
+        p = _logreg(m["stages"][1], X2)
+    return p.tolist()
+
+
+def decode(p, threshold: float, switch_penalty: float = 0.0) -> list[bool]:
+    """Keep/drop per line. switch_penalty > 0: two-state Viterbi (body / boilerplate) whose
+    emission score is the log-odds of p against the threshold and whose every switch between
+    states costs switch_penalty, so isolated dips/spikes are smoothed. Never returns all-False
+    for a non-empty page: then the lines with p >= 0.7 * max(p) are kept."""
+    n = len(p)
+    if n == 0:
+        return []
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    if switch_penalty <= 0:
+        keep = [q >= t for q in p]
+    else:
+        q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+        los = (np.log(q / (1 - q)) - math.log(t / (1 - t))).tolist()
+        sw = switch_penalty
+        s0, s1 = 0.0, 0.0
+        back0 = bytearray(n)
+        back1 = bytearray(n)
+        for i, lo in enumerate(los):
+            if i == 0:
+                s0, s1 = 0.0, lo
+                continue
+            b0 = s1 - sw > s0          # best predecessor of state 0 is state 1?
+            b1 = s1 >= s0 - sw         # best predecessor of state 1 is state 1?
+            n0 = s1 - sw if b0 else s0
+            n1 = (s1 if b1 else s0 - sw) + lo
+            back0[i], back1[i] = b0, b1
+            s0, s1 = n0, n1
+        st = 1 if s1 > s0 else 0
+        keep = [False] * n
+        for i in range(n - 1, -1, -1):
+            keep[i] = st == 1
+            st = (back1[i] if st == 1 else back0[i]) if i > 0 else st
+    if not any(keep):
+        mx = max(p)
+        keep = [q >= 0.7 * mx for q in p]
+    return keep
+
+
+def looks_like_page(lines: list[str], model: dict | None = None) -> bool:
+    """Gate: True when the text looks like a whole scraped page (menus, widgets ...) rather
+    than an already-clean article, which is mostly long prose paragraphs: at least
+    `min_lines` lines and at least `min_short_share` of them under 8 words."""
+    m = model or load_model()
+    g = m.get("gate", {"min_short_share": 0.3, "min_lines": 12})
+    if len(lines) < g["min_lines"]:
+        return False
+    short = sum(1 for l in lines if len(l.split()) < 8)
+    return short / len(lines) >= g["min_short_share"]
+
+
+def trim_ends(p, threshold: float) -> list[bool]:
+    """Article mode: drop only the leading and trailing runs of lines below the threshold
+    (title/byline on top, share/related/newsletter widgets at the end); interior lines
+    (short sentences, subheadings) are always kept."""
+    n = len(p)
+    a = 0
+    while a < n and p[a] < threshold:
+        a += 1
+    b = n
+    while b > a and p[b - 1] < threshold:
+        b -= 1
+    if a >= b:  # nothing confident: keep everything rather than nothing
+        return [True] * n
+    return [a <= i < b for i in range(n)]
+
+
+def split_lines(text: str) -> list[str]:
+    return [l.strip() for l in text.split("\n") if l.strip()]
+
+
+def clean_lines(lines: list[str], language: str | None = "auto", mode: str = "auto",
+                threshold: float | None = None) -> list[bool]:
+    """Keep/drop decision per (non-empty, stripped) line.
+
+    mode="page": the classifier + smoothing decides every line (whole scraped pages).
+    mode="article": only leading/trailing low-probability runs are dropped (clean articles).
+    mode="auto": "page" when looks_like_page(lines), else "article".
+    """
+    if not lines:
+        return []
+    m = load_model()
+    p = classify_lines(lines, language, m)
+    t = m["threshold"] if threshold is None else threshold
+    if mode == "auto":
+        mode = "page" if looks_like_page(lines, m) else "article"
+    if mode == "page":
+        return decode(p, t, m.get("switch_penalty", 0.0))
+    return trim_ends(p, t)
+
+
+def clean_page(text: str, language: str | None = "auto", mode: str = "auto",
+               threshold: float | None = None) -> str:
+    """Article body of a page text (kept lines joined by blank lines). See clean_lines."""
+    lines = split_lines(text)
+    keep = clean_lines(lines, language, mode, threshold)
+    return "\n\n".join(l for l, k in zip(lines, keep) if k)
