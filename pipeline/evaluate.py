@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="accuracy and macro-F1 of topics on labelled JSON lines")
     topics.add_argument("file", help='JSON lines {"text": ..., "label": ...}')
     topics.add_argument("--label_map", help="YAML {labels: {label: [slug, ...]}}; default: the AG News map")
-    topics.add_argument("--topic_model", default="keywords", help="as the pipeline's --topic_model")
+    topics.add_argument("--topic_model", default="embeddings", help="as the pipeline's --topic_model")
     topics.add_argument("--topics", help="taxonomy YAML, as the pipeline's --topics")
     args = parser.parse_args(argv)
 

@@ -92,8 +92,10 @@ class IngestOptions(PipelineOptions):
         )
         parser.add_argument(
             "--topic_model",
-            default="keywords",
-            help="Topic model: keywords (the taxonomy's keyword rules). Default: %(default)s.",
+            default="embeddings",
+            help="Topic model: embeddings (WordLlama + MiniLM sentence embeddings and a linear head, for the "
+            "IPTC taxonomy; needs the [embeddings] extra, which ./run_local.sh installs) or keywords (the "
+            "taxonomy's keyword rules; works with any --topics). Default: %(default)s.",
         )
         parser.add_argument(
             "--rules",

@@ -29,8 +29,14 @@ def test_cleaning_html_floor():
     assert scores["system"]["recall"] >= 0.975
 
 
-def test_topics_floor_on_ag_news():
-    scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), pipeline_topics())
+def test_embedding_topics_floor_on_ag_news():
+    scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), pipeline_topics("embeddings"))
+    assert scores["system"]["accuracy"] >= 0.82
+    assert scores["system"]["macro_f1"] >= 0.835
+
+
+def test_keyword_topics_floor_on_ag_news():
+    scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), pipeline_topics("keywords"))
     assert scores["baseline_majority"]["accuracy"] == pytest.approx(0.25)
     assert scores["system"]["accuracy"] >= 0.37
     assert scores["system"]["macro_f1"] >= 0.50

@@ -88,3 +88,26 @@ def test_unknown_topic_model_is_refused():
 
     with pytest.raises(TaxonomyError, match="--topic_model 'magic'"):
         load_topic_model("magic", TAXONOMY)
+
+
+def test_embeddings_model_needs_the_taxonomy_it_was_trained_for():
+    from transforms.topics import load_topic_model
+
+    other = parse_taxonomy({"topics": [{"slug": "cats", "keywords": ["cat"]}]})
+    with pytest.raises(TaxonomyError, match="which taxonomy"):
+        load_topic_model("embeddings", other)
+
+
+def test_embeddings_model_on_articles():
+    from transforms.topics import load_topic_model
+
+    model = load_topic_model("embeddings", TAXONOMY)
+    results = model.classify_batch(
+        [
+            Article("a", 1, "", title="Rovers win the cup final", body="A late goal sent the team into the final."),
+            Article("b", 1, "", body="The central bank raised interest rates as inflation rose and shares fell."),
+        ]
+    )
+    assert [r.topic for r in results] == ["sport", "economy_business_finance"]
+    assert all(0 < r.score <= 1 and r.scores[0][0] == r.topic for r in results)
+    assert model.version.startswith("embeddings:")

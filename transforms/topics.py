@@ -191,7 +191,16 @@ class KeywordClassifier:
         return [self.result(a.title, a.body or "", a.entities) for a in articles]
 
 
-TOPIC_MODELS: dict[str, Callable[[Taxonomy], TopicModel]] = {"keywords": KeywordClassifier}
+def _embeddings(taxonomy: Taxonomy) -> TopicModel:
+    from transforms.topic_embeddings import EmbeddingsUnavailable, EmbeddingTopicModel
+
+    try:
+        return EmbeddingTopicModel(taxonomy)
+    except EmbeddingsUnavailable as exc:
+        raise TaxonomyError(f"--topic_model embeddings: {exc}") from exc
+
+
+TOPIC_MODELS: dict[str, Callable[[Taxonomy], TopicModel]] = {"keywords": KeywordClassifier, "embeddings": _embeddings}
 
 
 def with_topic(article: Article, result: TopicResult) -> Article:
