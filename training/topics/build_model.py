@@ -37,8 +37,6 @@ a = ap.parse_args()
 
 
 def _embed(texts):
-    from transforms.topics import load_taxonomy
-
     model = te.EmbeddingTopicModel.__new__(te.EmbeddingTopicModel)  # the encoders only, not the head
     model._wordllama, model._minilm = te._WordLlama(), te._MiniLM()
     texts = [t if t and t.strip() else "." for t in texts]
