@@ -141,22 +141,30 @@ class _NerBatchFn(beam.DoFn):
         self._nlp: dict[str, Any] = {}
 
     def setup(self) -> None:
-        self._nlp = {lang: load_ner(name) for lang, name in self._models.items()}
+        self._nlp = {}
         # Per-process count, so a run can show that every worker did NER work.
         self._worker_articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"articles_in_process_{os.getpid()}")
+
+    def _models_loaded(self) -> dict[str, Any]:
+        # Once per worker, at its first batch rather than in setup: a run with nothing to
+        # process (an incremental re-run of unchanged inputs) then loads no model at all.
+        if not self._nlp:
+            self._nlp = {lang: load_ner(name) for lang, name in self._models.items()}
+        return self._nlp
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         faults.reached("entities")
         self._worker_articles.inc(len(batch))
+        nlp = self._models_loaded()
         by_language: dict[str, list[Article]] = {}
         for article in batch:
-            reason = skip_reason(article.language, self._nlp)
+            reason = skip_reason(article.language, nlp)
             if reason:
                 yield dataclasses.replace(article, entities=(), ner_skipped_reason=reason)
             else:
                 by_language.setdefault(article.language, []).append(article)
         for language, articles in by_language.items():
-            yield from self._pipe(self._nlp[language], articles)
+            yield from self._pipe(nlp[language], articles)
 
     def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
         try:

@@ -213,10 +213,9 @@ class _TopicFn(beam.DoFn):
         self._model_spec = model
         self._model: TopicModel | None = None
 
-    def setup(self) -> None:
-        self._model = load_topic_model(self._model_spec, self._taxonomy)
-
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
+        if self._model is None:  # once per worker, at its first batch (see _NerBatchFn)
+            self._model = load_topic_model(self._model_spec, self._taxonomy)
         try:
             results = self._model.classify_batch(batch)
         except Exception:  # noqa: BLE001 - isolate the article that fails
