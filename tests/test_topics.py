@@ -111,3 +111,17 @@ def test_embeddings_model_on_articles():
     assert [r.topic for r in results] == ["sport", "economy_business_finance"]
     assert all(0 < r.score <= 1 and r.scores[0][0] == r.topic for r in results)
     assert model.version.startswith("embeddings:")
+
+
+def test_topic_model_by_path(tmp_path):
+    import shutil
+
+    from transforms.topic_embeddings import HEAD
+    from transforms.topics import load_topic_model
+
+    head = tmp_path / "my_head.npz"
+    shutil.copy(HEAD, head)
+    model = load_topic_model(str(head), TAXONOMY)
+    assert "my_head.npz" in model.version
+    with pytest.raises(TaxonomyError, match="no topic head"):
+        load_topic_model(str(tmp_path / "missing.npz"), TAXONOMY)

@@ -125,14 +125,17 @@ class EmbeddingTopicModel:
 
     name = "embeddings"
 
-    def __init__(self, taxonomy) -> None:
+    def __init__(self, taxonomy, head: Path | str = HEAD) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # Beam owns the cores
+        head_path = Path(head)
         try:
             import onnxruntime  # noqa: F401
             import tokenizers  # noqa: F401
         except ImportError as exc:
             raise EmbeddingsUnavailable(f"{exc}; {INSTALL_HINT}") from exc
-        head = np.load(HEAD, allow_pickle=False)
+        if not head_path.is_file():
+            raise EmbeddingsUnavailable(f"no topic head at {head_path} (an .npz with coef, intercept, classes)")
+        head = np.load(head_path, allow_pickle=False)
         self._W, self._b = head["coef"], head["intercept"]
         self._classes = [str(c) for c in head["classes"]]
         missing = set(self._classes) - {t.slug for t in taxonomy.topics}
@@ -145,7 +148,7 @@ class EmbeddingTopicModel:
         self._penalty = np.array([SOFT_PENALTY if c in SOFT else 0.0 for c in self._classes])
         self._wordllama = _WordLlama()
         self._minilm = _MiniLM()
-        self.version = f"embeddings:wordllama-l2_supercat_256+all-MiniLM-L6-v2@{MAX_TOKENS}+head-{_digest(HEAD)}"
+        self.version = f"embeddings:wordllama-l2_supercat_256+all-MiniLM-L6-v2@{MAX_TOKENS}+head-{head_path.name}-{_digest(head_path)}"
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         texts = [t if t and t.strip() else "." for t in texts]

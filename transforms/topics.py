@@ -8,6 +8,7 @@ keyword hits (title weighted) plus entity-label weights; the winner must reach
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections import Counter
 from importlib import resources
@@ -115,10 +116,13 @@ class TopicModel(Protocol):
 
 
 def load_topic_model(spec: str, taxonomy: Taxonomy) -> TopicModel:
-    """``keywords`` (the taxonomy's keyword rules), or a model directory or name (see TOPIC_MODELS)."""
-    if spec not in TOPIC_MODELS:
-        raise TaxonomyError(f"--topic_model {spec!r}: choose one of {sorted(TOPIC_MODELS)}")
-    return TOPIC_MODELS[spec](taxonomy)
+    """A model by name (see TOPIC_MODELS), or the path of an embeddings head (.npz) trained
+    by ``training/topics/build_model.py`` for the taxonomy in use."""
+    if spec in TOPIC_MODELS:
+        return TOPIC_MODELS[spec](taxonomy)
+    if spec.endswith(".npz") or os.path.isfile(spec):
+        return _embeddings(taxonomy, spec)
+    raise TaxonomyError(f"--topic_model {spec!r}: choose one of {sorted(TOPIC_MODELS)}, or the path of a .npz head")
 
 
 class KeywordClassifier:
@@ -191,11 +195,11 @@ class KeywordClassifier:
         return [self.result(a.title, a.body or "", a.entities) for a in articles]
 
 
-def _embeddings(taxonomy: Taxonomy) -> TopicModel:
-    from transforms.topic_embeddings import EmbeddingsUnavailable, EmbeddingTopicModel
+def _embeddings(taxonomy: Taxonomy, head: str | None = None) -> TopicModel:
+    from transforms.topic_embeddings import HEAD, EmbeddingsUnavailable, EmbeddingTopicModel
 
     try:
-        return EmbeddingTopicModel(taxonomy)
+        return EmbeddingTopicModel(taxonomy, head or HEAD)
     except EmbeddingsUnavailable as exc:
         raise TaxonomyError(f"--topic_model embeddings: {exc}") from exc
 
