@@ -65,6 +65,13 @@ class DatasetOutput:
     def manifest_path(self, run_id: str) -> str:
         return self._path(RUNS, f"{run_id}.json")
 
+    def partition_files(self) -> list[str]:
+        """Published Parquet files, relative to the root, sorted: what readers see."""
+        return sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
+
+    def open(self, relative: str, mode: str = "rb"):
+        return self.fs.open(self._path(relative), mode)
+
     # -- lock ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -184,7 +191,7 @@ class DatasetOutput:
         # Only what committed bundles reported: files a failed attempt left behind stay out.
         staged = sorted(committed_files + rejections)
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
-        existing = sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
+        existing = self.partition_files()
         rewrites: list[dict[str, Any]] = []
         if mode == "rebuild":
             deletes = existing

@@ -233,10 +233,10 @@ def check_schema(output: DatasetOutput) -> None:
     Compatible: the same columns, plus columns this version adds (nullable). Anything else (a
     column missing here or of another type) is named in the error.
     """
-    existing = output.fs.glob(output._path("date=*", "topic=*", "*.parquet"))
+    existing = output.partition_files()
     if not existing:
         return
-    with output.fs.open(sorted(existing)[-1], "rb") as f:
+    with output.open(existing[-1]) as f:
         theirs = pq.read_schema(f)
     ours = {field.name: field for field in ARTICLE_SCHEMA}
     problems = []
@@ -280,7 +280,7 @@ def dry_run(config: RunConfig, output: DatasetOutput) -> dict[str, Any]:
     for pattern in plan["unmatched_patterns"]:
         print(f"  pattern without files: {pattern}")
     if config.mode != "incremental":
-        existing = output.fs.glob(output._path("date=*", "topic=*", "*.parquet"))
+        existing = output.partition_files()
         scope = "every partition" if config.mode == "rebuild" else "each partition the run writes"
         print(f"  {config.mode}: replaces {scope}; the dataset has {len(existing)} files now")
     print("  JSON Lines files are compared whole here; the run compares each line.")

@@ -11,7 +11,6 @@ import duckdb
 import pytest
 
 from pipeline.__main__ import main
-from pipeline.errors import UsageError
 from pipeline.main import run
 from pipeline.options import IngestOptions
 from schemas.article import NULL_PARTITION, SCHEMA_VERSION, read_dataset

@@ -1,6 +1,5 @@
 """Line labels: fraction of a line's tokens aligned to the gold body (difflib on token sequences)."""
 import difflib, json, os, re, sys
-from collections import Counter
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "eval", "cleaning")
 TOK = re.compile(r"\w+", re.UNICODE)
 

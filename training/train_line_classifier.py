@@ -60,7 +60,7 @@ def build(ids):
         y = np.array(line_labels(lines, gold)) >= 0.5
         X = lc.page_features(lines, "auto")
         ntok = np.array([len(TOK.findall(l)) for l in lines], float)
-        toks = TOK.findall(inp.lower())
+
         lang = lc.detect_language(TOK.findall(" ".join(lines[:400]).lower()))
         pages.append(dict(id=pid, url=url, site=site(url), lines=lines, gold=gold, X=X, y=y,
                           ntok=ntok, lang=lang))
