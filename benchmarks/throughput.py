@@ -84,9 +84,9 @@ result = {{'articles': n, 'clean_ms': 1000 * clean_s / n, 'ner_ms': 1000 * ner_s
     )
 
 
-def pipeline_run(corpus_dir: pathlib.Path, out_dir: pathlib.Path, workers: int) -> dict:
+def pipeline_run(corpus_dir: pathlib.Path, out_dir: pathlib.Path, workers: int, flags: tuple[str, ...] = ()) -> dict:
     extra = ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"] if workers > 1 else []
-    argv = ["--input", str(corpus_dir), "--output", str(out_dir), *extra]
+    argv = ["--input", str(corpus_dir), "--output", str(out_dir), *extra, *flags]
     return _child(
         f"""
 import time, io, contextlib
@@ -99,13 +99,43 @@ result = {{'articles': summary['articles_written'], 'rejected': summary['article
     )
 
 
+def memory_check(work: pathlib.Path, n: int, flags: tuple[str, ...]) -> int:
+    """Memory must not grow with the corpus: peak RSS on 10 N articles against N."""
+    rows = []
+    for size in (n, 10 * n):
+        corpus = work / f"corpus{size}"
+        build_corpus(corpus, size)
+        result = pipeline_run(corpus, work / f"out{size}", 1, flags)
+        rows.append((size, result))
+        print(f"{size:>7} articles: {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']} MB")
+    ratio = rows[1][1]["peak_rss_mb"] / rows[0][1]["peak_rss_mb"]
+    print(f"peak RSS growth {n} -> {10 * n} articles: {ratio:.2f}x (target <= 1.2)")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=400, help="corpus size (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and outputs (printed)")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead: peak RSS of the pipeline (1 worker) on N and 10 N articles, the growth ratio (target <= 1.2)",
+    )
+    parser.add_argument(
+        "--pipeline_flags",
+        default="",
+        help="extra pipeline flags for --memory, e.g. '--spacy_model PATH --topic_model keywords' to measure the "
+        "data path quickly with a small model",
+    )
     args = parser.parse_args(argv)
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="news-ingest-bench-"))
+    if args.memory:
+        return memory_check(work, args.articles, tuple(args.pipeline_flags.split()))
     corpus = work / "corpus"
     build_corpus(corpus, args.articles)
     print(f"corpus: {args.articles} articles in {corpus}  (machine: {os.cpu_count()} cores)")
