@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from pipeline import faults
 from pipeline.errors import UsageError
+from transforms.write import merge_files
 
 STAGING = "_staging"
 RUNS = "_runs"
@@ -135,7 +136,8 @@ class DatasetOutput:
         when written, its file); inputs whose file a later run replaced are forgotten."""
         latest: dict[str, dict[str, Any]] = {}
         for manifest in self.manifests():
-            for rel in manifest.get("replaced_files", []):
+            # Rows of merged files reappear below, in this run's ledger, as "moved".
+            for rel in manifest.get("replaced_files", []) + manifest.get("merged_files", []):
                 for source_id in [k for k, v in latest.items() if v.get("file") == rel]:
                     del latest[source_id]
             inputs_file = manifest.get("inputs_file")
@@ -176,13 +178,23 @@ class DatasetOutput:
             raise RuntimeError(f"run {run_id} finished without writing its summary ({path})")
         return summary
 
-    def publish(self, run_id: str, mode: str = "incremental", committed: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    def publish(
+        self,
+        run_id: str,
+        mode: str = "incremental",
+        committed: dict[str, dict[str, Any]] | None = None,
+        min_rows_per_file: int = 1,
+        max_rows_per_file: int = 100_000,
+        compression: str = "zstd",
+    ) -> dict[str, Any]:
         """Move the staged run into place, apply what its mode replaces, write its manifest.
 
         incremental: rows of inputs this run processed again (changed content) are removed
         from the files that held them (those files are rewritten without them);
         overwrite_partitions: every older file in a partition this run wrote is removed;
         rebuild: every older file in the dataset is removed.
+        A small file this run adds to a partition is merged with the partition's earlier small
+        files (see `_stage_merges`), so daily runs do not pile up tiny files.
         """
         stage = self._path(STAGING, run_id)
         summary = self.staged_summary(run_id)
@@ -200,7 +212,20 @@ class DatasetOutput:
         else:
             deletes = []
             rewrites = self._stage_rewrites(run_id, staged, committed or {})
-        journal = {"run_id": run_id, "mode": mode, "files": staged, "rewrites": rewrites, "deletes": deletes}
+        merged: list[str] = []
+        if min_rows_per_file > 1:
+            untouchable = set(deletes) | {r["file"] for r in rewrites}
+            staged, merged = self._stage_merges(
+                run_id, staged, untouchable, min_rows_per_file, max_rows_per_file, compression
+            )
+        journal = {
+            "run_id": run_id,
+            "mode": mode,
+            "files": staged,
+            "rewrites": rewrites,
+            "deletes": deletes,
+            "merged": merged,
+        }
         faults.reached("publish-before-journal")
         self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
@@ -231,6 +256,62 @@ class DatasetOutput:
             rewrites.append({"file": rel, "staged": staged_rel, "rows_removed": len(ids) - len(keep)})
         return rewrites
 
+    def _stage_merges(
+        self, run_id: str, staged: list[str], untouchable: set[str], min_rows: int, max_rows: int, compression: str
+    ) -> tuple[list[str], list[str]]:
+        """Merge each partition's small new file with the partition's published small files.
+
+        Only partitions where this run adds a file below ``min_rows`` are looked at. When the
+        small files together are still below ``min_rows``, the partition's smallest file with
+        room (below ``max_rows``) joins them; merged files are split evenly, and
+        ``min_rows <= max_rows / 2``, so every merged file reaches ``min_rows`` unless the
+        whole partition is smaller. Returns the new staged list and the published files the
+        merge replaces (deleted by the journal after the merged files are in place).
+        """
+        stage = self._path(STAGING, run_id)
+        by_partition: dict[str, list[str]] = {}
+        for rel in staged:
+            if rel.endswith(".parquet"):
+                by_partition.setdefault(posixpath.dirname(rel), []).append(rel)
+        result = [rel for rel in staged if not rel.endswith(".parquet")]
+        replaced: list[str] = []
+        for partition, new_files in sorted(by_partition.items()):
+            new_rows = {rel: self._rows(posixpath.join(stage, rel)) for rel in new_files}
+            small_new = [rel for rel in new_files if new_rows[rel] < min_rows]
+            if not small_new:
+                result += new_files
+                continue
+            published = sorted(
+                posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(partition, "*.parquet"))
+            )
+            old_rows = {rel: self._rows(self._path(rel)) for rel in published if rel not in untouchable}
+            small_old = [rel for rel, n in old_rows.items() if n < min_rows]
+            if sum(new_rows[r] for r in small_new) + sum(old_rows[r] for r in small_old) < min_rows:
+                roomy = sorted((n, rel) for rel, n in old_rows.items() if min_rows <= n < max_rows)
+                small_old += [rel for _, rel in roomy[:1]]
+            if len(small_new) + len(small_old) < 2:
+                result += new_files
+                continue
+            written = merge_files(
+                self.fs,
+                [posixpath.join(stage, rel) for rel in small_new] + [self._path(rel) for rel in small_old],
+                posixpath.join(stage, partition),
+                partition,
+                run_id,
+                max_rows,
+                compression,
+            )
+            for rel in small_new:  # never published: the merged files hold their rows
+                self.fs.rm(posixpath.join(stage, rel))
+            result += [rel for rel in new_files if rel not in small_new]
+            result += [posixpath.relpath(self.fs._strip_protocol(w.path), stage) for w in written]
+            replaced += small_old
+        return sorted(result), replaced
+
+    def _rows(self, path: str) -> int:
+        with self.fs.open(path, "rb") as f:
+            return pq.ParquetFile(f).metadata.num_rows
+
     def _staged_inputs(self, stage: str, staged: list[str]) -> Iterator[dict[str, Any]]:
         for rel in staged:
             if rel.endswith(".parquet"):
@@ -254,7 +335,7 @@ class DatasetOutput:
                 self._move_in(stage, rewrite["staged"], rewrite["file"], run_id, allow_done=True)
             elif self.fs.exists(self._path(rewrite["file"])):
                 self.fs.rm(self._path(rewrite["file"]))
-        for rel in journal.get("deletes", []):
+        for rel in journal.get("deletes", []) + journal.get("merged", []):
             if self.fs.exists(self._path(rel)):
                 self.fs.rm(self._path(rel))
         faults.reached("publish-before-manifest")
@@ -262,6 +343,7 @@ class DatasetOutput:
         manifest["mode"] = journal.get("mode", manifest.get("mode"))
         manifest["rewritten_files"] = journal.get("rewrites", [])
         manifest["replaced_files"] = journal.get("deletes", [])
+        manifest["merged_files"] = journal.get("merged", [])
         self._write_atomic(self.manifest_path(run_id), json.dumps(manifest, indent=2).encode() + b"\n")
         faults.reached("publish-before-cleanup")
         self.fs.rm(stage, recursive=True)
@@ -285,11 +367,13 @@ class DatasetOutput:
             path = self._path(rel)
             if rel.endswith(".parquet"):
                 with self.fs.open(path, "rb") as f:
-                    table = pq.read_table(f, columns=["source_path", "source_line", "content_sha256"])
+                    table = pq.read_table(f, columns=["source_path", "source_line", "content_sha256", "run_id"])
                 outputs.append({"path": rel, "rows": table.num_rows})
                 partition = posixpath.dirname(rel)
                 for row in table.to_pylist():
-                    inputs.append({**row, "outcome": "written", "partition": partition, "file": rel})
+                    # A row another run wrote is here because a merge moved it into this file.
+                    outcome = "written" if row.pop("run_id") == run_id else "moved"
+                    inputs.append({**row, "outcome": outcome, "partition": partition, "file": rel})
             elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
                 with self.fs.open(path, "rt", encoding="utf-8") as f:
                     for line in f:

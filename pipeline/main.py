@@ -57,6 +57,7 @@ class RunConfig:
     jsonl_fields: JsonlFields
     ner_batch_size: int
     max_rows_per_file: int
+    min_rows_per_file: int
     compression: str
     mode: str
     header: dict[str, Any]
@@ -80,7 +81,7 @@ def build(
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
-        target, config.run_id, config.max_rows_per_file, config.compression
+        target, config.run_id, config.max_rows_per_file, config.compression, config.min_rows_per_file
     )
 
     rejected = (
@@ -105,9 +106,15 @@ def resolve(options: IngestOptions) -> RunConfig:
         raise UsageError("--input is required (a path, glob or directory; any fsspec URL; repeat for several)")
     if not opts.output:
         raise UsageError("--output is required (the dataset root; any fsspec URL)")
-    for flag in ("max_article_bytes", "ner_batch_size", "max_rows_per_file"):
+    for flag in ("max_article_bytes", "ner_batch_size", "max_rows_per_file", "min_rows_per_file"):
         if getattr(opts, flag) <= 0:
             raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
+    if opts.min_rows_per_file > 1 and opts.min_rows_per_file * 2 > opts.max_rows_per_file:
+        # Merged files are split evenly, so each is at least half of --max_rows_per_file.
+        raise UsageError(
+            f"--min_rows_per_file ({opts.min_rows_per_file}) must be at most half of --max_rows_per_file "
+            f"({opts.max_rows_per_file})"
+        )
     output = opts.output.rstrip("/") or "/"
     if "://" not in output:
         output = os.path.abspath(output)  # so the summary and messages name where the data is
@@ -150,6 +157,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         jsonl_fields=jsonl_fields,
         ner_batch_size=opts.ner_batch_size,
         max_rows_per_file=opts.max_rows_per_file,
+        min_rows_per_file=opts.min_rows_per_file,
         compression=opts.compression,
         mode=opts.mode,
         header=header,
@@ -220,7 +228,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             raise RuntimeError(
                 f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
             )
-        manifest = output.publish(config.run_id, config.mode, committed)
+        manifest = output.publish(
+            config.run_id, config.mode, committed, config.min_rows_per_file, config.max_rows_per_file, config.compression
+        )
     manifest["ner_articles_per_process"] = _ner_work_per_process(result)
     print(format_summary(manifest))
     print(f"output: {config.output}  (manifest: {output.manifest_path(config.run_id)})")

@@ -126,6 +126,14 @@ class IngestOptions(PipelineOptions):
             help="Most rows in one Parquet file; a larger partition gets several files. Default: %(default)s.",
         )
         parser.add_argument(
+            "--min_rows_per_file",
+            type=int,
+            default=10_000,
+            help="Files with fewer rows are merged, within the run and with the partition's earlier "
+            "small files, so no file is smaller than this unless its partition is; at most half of "
+            "--max_rows_per_file; 1 turns merging off. Default: %(default)s.",
+        )
+        parser.add_argument(
             "--compression",
             choices=("zstd", "snappy", "gzip", "none"),
             default="zstd",

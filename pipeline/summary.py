@@ -146,6 +146,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  rejected {reason}: {n}")
     for partition, n in summary["rows_per_partition"].items():
         lines.append(f"  {partition}: {n} rows")
+    if summary.get("merged_files"):
+        lines.append(f"  merged {len(summary['merged_files'])} small files of earlier runs into this run's files")
     if summary.get("ner_articles_per_process"):
         lines.append(f"  NER articles per worker process: {summary['ner_articles_per_process']}")
     if not summary["all_inputs_accounted_for"]:

@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.commit import JOURNAL, DatasetOutput, OutputLocked
+from tests.test_write import _article
+from transforms.write import write_articles
 
 
 def _stage_run(output: DatasetOutput, run_id: str, partitions: dict[str, int]) -> None:
@@ -27,6 +29,7 @@ def _stage_run(output: DatasetOutput, run_id: str, partitions: dict[str, int]) -
                 "source_path": [f"in/{partition}/{i}.txt" for i in range(rows)],
                 "source_line": pa.array([None] * rows, pa.int32()),
                 "content_sha256": [f"{i:064d}" for i in range(rows)],
+                "run_id": [run_id] * rows,
             }
         )
         pq.write_table(table, path)
@@ -109,3 +112,68 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     )
     with DatasetOutput(str(tmp_path)).lock("alive"):
         assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
+
+
+def _stage_articles(output: DatasetOutput, run_id: str, numbers: list[int]) -> None:
+    """A finished run's staging with real article files, one per article (tiny bundles)."""
+    import datetime as dt
+
+    import fsspec
+
+    stage = output.staging_url(run_id)
+    fs = fsspec.filesystem("file")
+    written = {}
+    for i in numbers:
+        for w in write_articles(fs, stage, [_article(i, dt.date(2025, 9, 2))], run_id, max_rows_per_file=100):
+            written[w.path] = w.rows
+    os.makedirs(f"{stage}/_runs", exist_ok=True)
+    with open(f"{stage}/_runs/{run_id}.json", "w") as f:
+        json.dump({"run_id": run_id, "articles_written": len(numbers), "written_files": written}, f)
+
+
+def test_small_files_are_merged_with_the_partitions_earlier_small_files(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    _stage_articles(output, "r1", [1, 2])
+    output.publish("r1", min_rows_per_file=3, max_rows_per_file=6)
+    first = _published(tmp_path)
+    assert len(first) == 1  # the run's two one-row files became one
+    assert pq.read_table(tmp_path / first[0]).num_rows == 2  # the partition is smaller than 3
+
+    _stage_articles(output, "r2", [3, 4])
+    manifest = output.publish("r2", min_rows_per_file=3, max_rows_per_file=6)
+    files = _published(tmp_path)
+    assert len(files) == 1 and "part-r2-" in files[0]
+    table = pq.read_table(tmp_path / files[0])
+    assert sorted(table.column("source_path").to_pylist()) == [f"in/{i}.txt" for i in (1, 2, 3, 4)]
+    assert manifest["merged_files"] == first
+    outcomes = {i["source_path"]: (i["outcome"], i["file"]) for i in map(json.loads, open(tmp_path / "_runs" / "r2.inputs.jsonl"))}
+    assert outcomes == {
+        "in/1.txt": ("moved", files[0]),
+        "in/2.txt": ("moved", files[0]),
+        "in/3.txt": ("written", files[0]),
+        "in/4.txt": ("written", files[0]),
+    }
+    # The ledger follows the rows: every input is known, in the file that holds it now.
+    committed = output.committed_inputs()
+    assert {k: v["file"] for k, v in committed.items()} == {f"in/{i}.txt": files[0] for i in (1, 2, 3, 4)}
+
+
+def test_a_merge_interrupted_after_its_journal_is_rolled_forward(tmp_path, monkeypatch):
+    output = DatasetOutput(str(tmp_path))
+    _stage_articles(output, "r1", [1, 2])
+    output.publish("r1", min_rows_per_file=3, max_rows_per_file=6)
+    _stage_articles(output, "r2", [3])
+    from pipeline import faults
+
+    def crash(point):
+        if point == "publish-before-manifest":
+            raise SystemExit("crash")
+
+    monkeypatch.setattr(faults, "reached", crash)
+    with pytest.raises(SystemExit):
+        output.publish("r2", min_rows_per_file=3, max_rows_per_file=6)
+    monkeypatch.undo()
+    assert output.recover() == ["rolled forward the interrupted publish of run r2"]
+    files = _published(tmp_path)
+    assert len(files) == 1
+    assert pq.read_table(tmp_path / files[0]).num_rows == 3

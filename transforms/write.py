@@ -6,6 +6,10 @@ Articles stream into open Parquet writers, one per partition directory
 holds at most one row group per open partition, however large the corpus (a GroupByKey
 would hold every article of a partition until the whole input had been read).
 
+Per-bundle files can be small (a distributed runner makes many small bundles), so a second
+step groups the file list (not the articles) by partition and merges the files below
+``min_rows_per_file`` into files of even size, streaming a row group at a time.
+
 Files are written under a hidden ``.inprogress`` name and renamed when complete. Each file is
 reported as a `WrittenFile` output; a bundle that fails and is retried leaves files no
 committed output names, and the publish step ignores them (as Beam's own file sinks do).
@@ -17,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 import posixpath
 import uuid
 from typing import Any, Iterable, Iterator
@@ -98,6 +103,68 @@ def write_articles(
     yield from writer.close_all()
 
 
+def merge_files(
+    fs: fsspec.AbstractFileSystem,
+    sources: list[str],
+    directory: str,
+    partition: str,
+    run_id: str,
+    max_rows_per_file: int,
+    compression: str = "zstd",
+) -> list[WrittenFile]:
+    """Copy the rows of ``sources`` (paths on ``fs``) into as few files as ``max_rows_per_file``
+    allows, of even size, in ``directory``; a row group at a time, so memory stays bounded.
+    The sources are left in place (the caller decides when they may go)."""
+    counts = []
+    for path in sources:
+        with fs.open(path, "rb") as f:
+            counts.append(pq.ParquetFile(f).metadata.num_rows)
+    total = sum(counts)
+    if total == 0:
+        return []
+    per_file = math.ceil(total / math.ceil(total / max_rows_per_file))
+    out: list[WrittenFile] = []
+    current: _MergedFile | None = None
+    for path in sources:
+        with fs.open(path, "rb") as f:
+            parquet = pq.ParquetFile(f)
+            for group in range(parquet.num_row_groups):
+                table = parquet.read_row_group(group)
+                while table.num_rows:
+                    if current is None:
+                        current = _MergedFile(fs, directory, partition, run_id, compression)
+                    take = min(table.num_rows, per_file - current.rows)
+                    current.write(table.slice(0, take))
+                    table = table.slice(take)
+                    if current.rows >= per_file:
+                        out.append(current.close())
+                        current = None
+    if current is not None:
+        out.append(current.close())
+    return out
+
+
+class _MergedFile:
+    def __init__(self, fs, directory: str, partition: str, run_id: str, compression: str):
+        fs.makedirs(directory, exist_ok=True)
+        self.fs, self.partition = fs, partition
+        self.final = posixpath.join(directory, part_name(run_id, partition))
+        self.temporary = posixpath.join(directory, "." + posixpath.basename(self.final) + ".inprogress")
+        self._out = fs.open(self.temporary, "wb")
+        self._writer = pq.ParquetWriter(self._out, ARTICLE_SCHEMA, compression=compression)
+        self.rows = 0
+
+    def write(self, table) -> None:
+        self._writer.write_table(table.cast(ARTICLE_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+        self.rows += table.num_rows
+
+    def close(self) -> WrittenFile:
+        self._writer.close()
+        self._out.close()
+        self.fs.mv(self.temporary, self.final)
+        return WrittenFile(self.partition, self.fs.unstrip_protocol(self.final), self.rows)
+
+
 class _Writers:
     def __init__(self, fs, root: str, run_id: str, max_rows_per_file: int, compression: str):
         self._args = (fs, root, run_id, max_rows_per_file, compression)
@@ -142,12 +209,62 @@ class _WriteBundleFn(beam.DoFn):
             yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
-class WriteParquet(beam.PTransform):
-    """Enriched articles -> Parquet files under ``output``; emits one `WrittenFile` per file."""
+class _CompactPartitionFn(beam.DoFn):
+    """(partition, its files) -> the same rows, the files below ``min_rows`` merged."""
 
-    def __init__(self, output: str, run_id: str, max_rows_per_file: int = 100_000, compression: str = "zstd"):
+    def __init__(self, output: str, run_id: str, min_rows: int, max_rows: int, compression: str):
+        self._output, self._run_id = output, run_id
+        self._min_rows, self._max_rows, self._compression = min_rows, max_rows, compression
+
+    def setup(self) -> None:
+        self._fs, self._root = fsspec.core.url_to_fs(self._output)
+
+    def process(self, element: tuple[str, Iterable[WrittenFile]]) -> Iterator[WrittenFile]:
+        partition, files = element
+        files = sorted(files, key=lambda w: w.path)
+        small = [w for w in files if w.rows < self._min_rows]
+        if len(small) < 2:
+            yield from files
+            return
+        yield from (w for w in files if w.rows >= self._min_rows)
+        # The small files stay in staging, unreported, and are never published.
+        yield from merge_files(
+            self._fs,
+            [self._fs._strip_protocol(w.path) for w in small],
+            posixpath.join(self._root, partition),
+            partition,
+            self._run_id,
+            self._max_rows,
+            self._compression,
+        )
+
+
+class WriteParquet(beam.PTransform):
+    """Enriched articles -> Parquet files under ``output``; emits one `WrittenFile` per file.
+
+    ``min_rows_per_file`` > 1 adds the merge of small files (a GroupByKey of file names only).
+    """
+
+    def __init__(
+        self,
+        output: str,
+        run_id: str,
+        max_rows_per_file: int = 100_000,
+        compression: str = "zstd",
+        min_rows_per_file: int = 1,
+    ):
         super().__init__()
         self._args = (output, run_id, max_rows_per_file, compression)
+        self._min_rows = min_rows_per_file
 
     def expand(self, articles):
-        return articles | "WriteFiles" >> beam.ParDo(_WriteBundleFn(*self._args))
+        files = articles | "WriteFiles" >> beam.ParDo(_WriteBundleFn(*self._args))
+        if self._min_rows <= 1:
+            return files
+        output, run_id, max_rows, compression = self._args
+        return (
+            files
+            | "ByPartition" >> beam.Map(lambda w: (w.partition, w))
+            | "FilesOfPartition" >> beam.GroupByKey()
+            | "MergeSmallFiles" >> beam.ParDo(_CompactPartitionFn(output, run_id, self._min_rows, max_rows, compression))
+        )
