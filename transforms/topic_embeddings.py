@@ -6,8 +6,9 @@ this model 0.83 / 0.84, at ~30 articles/s/core on 600-word articles (spaCy NER: 
 
 - Features: the WordLlama ``l2_supercat_256`` static embedding averaged over every token of
   the article (the whole text counts), and the all-MiniLM-L6-v2 sentence embedding of its
-  first 128 tokens, run by onnxruntime from an fp32 ONNX graph built once from the packaged
-  safetensors (no torch anywhere).
+  first 128 tokens, run by onnxruntime from an ONNX graph built once from the packaged
+  safetensors (no torch anywhere), its MatMul weights quantized to int8 per channel: about
+  1.8x faster than fp32, embeddings within cosine 0.99 of fp32.
 - Head: multinomial logistic regression (``rules/topic_lr.npz``) trained by
   ``training/topics/build_model.py`` on hand-written prototypes, news snippets and keyword
   bags only (HuffPost rows lowered the score: they teach the source's habits).
@@ -61,7 +62,7 @@ def _find(relative: str) -> Path:
 
 def onnx_cache() -> Path:
     root = Path(os.environ.get("NEWS_INGEST_CACHE", Path.home() / ".cache" / "news-ingest"))
-    return root / "minilm_l6_fp32.onnx"
+    return root / "minilm_l6_int8pc.onnx"
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -247,6 +248,14 @@ def build_minilm_onnx(out_path: Path) -> None:
     model.ir_version = 8
     onnx.checker.check_model(model)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    fp32 = Path(str(out_path) + f".{os.getpid()}.fp32.tmp")
     temporary = Path(str(out_path) + f".{os.getpid()}.tmp")
-    onnx.save(model, str(temporary))
+    onnx.save(model, str(fp32))
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # Per-channel int8 on the MatMuls only: per-tensor (the default) drifts to cosine 0.95.
+        quantize_dynamic(str(fp32), str(temporary), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        fp32.unlink(missing_ok=True)
     os.replace(temporary, out_path)  # workers building at once never see half a file
