@@ -1,7 +1,8 @@
 """The pipeline: `build` wires the DAG in one readable place, `run` is the command line.
 
     files    = Match(--input) -> Reshuffle
-    articles = Read -> Clean (+ metadata, date) -> Entities (spaCy) -> Topics
+    repeated = Match(--input) -> Read again -> line keys -> count per source (side input)
+    articles = Read -> Clean (+ metadata, date; repeated lines) -> Entities (spaCy) -> Topics
     output   = Write Parquet (date=/topic=)  +  Write rejections  +  Summarize run
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from transforms.formats import JsonlFields
 from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, parse_model_setting
 from transforms.failures import REJECTED, WriteRejections
 from transforms.read import FILE_READS, SKIPPED, MatchFiles, ReadArticles, expand_pattern
+from transforms.repeated_lines import CountRepeatedLines
 from transforms.topics import AssignTopics, Taxonomy, load_taxonomy, load_topic_model
 from transforms.write import WriteParquet
 
@@ -58,6 +60,8 @@ class RunConfig:
     ner_batch_size: int
     max_rows_per_file: int
     min_rows_per_file: int
+    repeated_lines_min_articles: int
+    repeated_lines_min_share: float
     compression: str
     mode: str
     header: dict[str, Any]
@@ -71,7 +75,21 @@ def build(
     target = target or config.output
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
     read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known_inputs)
-    cleaned = read.articles | "Clean" >> CleanArticles(config.rules)
+    repeated = None
+    if config.repeated_lines_min_articles > 0:
+        # A separate match and read: sharing the main read's output would make the runner hold
+        # every article until the counts are done; files are re-read instead.
+        repeated = (
+            p
+            | "MatchForLineCounts" >> MatchFiles(config.inputs)
+        )["files"] | "CountRepeatedLines" >> CountRepeatedLines(
+            config.max_article_bytes,
+            config.jsonl_fields,
+            known_inputs,
+            config.repeated_lines_min_articles,
+            config.repeated_lines_min_share,
+        )
+    cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
     with_entities = cleaned.articles | "Entities" >> ExtractEntities(
         config.spacy_models,
         min_batch_size=min(16, config.ner_batch_size),
@@ -109,6 +127,8 @@ def resolve(options: IngestOptions) -> RunConfig:
     for flag in ("max_article_bytes", "ner_batch_size", "max_rows_per_file", "min_rows_per_file"):
         if getattr(opts, flag) <= 0:
             raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
+    if opts.repeated_lines_min_articles < 0 or not 0.0 <= opts.repeated_lines_min_share <= 1.0:
+        raise UsageError("--repeated_lines_min_articles must be >= 0 and --repeated_lines_min_share within 0-1")
     if opts.min_rows_per_file > 1 and opts.min_rows_per_file * 2 > opts.max_rows_per_file:
         # Merged files are split evenly, so each is at least half of --max_rows_per_file.
         raise UsageError(
@@ -158,6 +178,8 @@ def resolve(options: IngestOptions) -> RunConfig:
         ner_batch_size=opts.ner_batch_size,
         max_rows_per_file=opts.max_rows_per_file,
         min_rows_per_file=opts.min_rows_per_file,
+        repeated_lines_min_articles=opts.repeated_lines_min_articles,
+        repeated_lines_min_share=opts.repeated_lines_min_share,
         compression=opts.compression,
         mode=opts.mode,
         header=header,

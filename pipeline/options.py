@@ -120,6 +120,21 @@ class IngestOptions(PipelineOptions):
             help="Most articles per spaCy nlp.pipe call. Default: %(default)s.",
         )
         parser.add_argument(
+            "--repeated_lines_min_articles",
+            type=int,
+            default=3,
+            help="A line at an article's top or bottom edge that also starts or ends at least this many "
+            "articles of the same source (host, else feed file or folder) in the run is template and goes "
+            "(never a finished sentence, never the title). Costs a first pass over the run's text files; "
+            "0 turns it off. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--repeated_lines_min_share",
+            type=float,
+            default=0.0,
+            help="...and in at least this share (0-1) of the source's articles in the run. Default: %(default)s.",
+        )
+        parser.add_argument(
             "--max_rows_per_file",
             type=int,
             default=100_000,

@@ -23,6 +23,7 @@ from transforms.dates import date_from_path, parse_date_text
 from transforms import line_classifier
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
 from transforms.language import detect_language
+from transforms.repeated_lines import repeated_edge_lines, source_of
 
 RULE_KINDS = ("header", "tail", "line", "lift")
 LINE_PLACES = ("anywhere", "head", "footer")
@@ -179,14 +180,17 @@ def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
             meta[key] = value.strip()
 
 
-def clean_text(text: str, rules: Iterable[Rule], classify: bool = True) -> CleanResult:
+def clean_text(
+    text: str, rules: Iterable[Rule], classify: bool = True, repeated: frozenset[int] = frozenset()
+) -> CleanResult:
     """Apply a rule pack, then the learned line classifier, to one article's text.
 
     Named rules go first, so what they recognise is removed under their name and their
     metadata is lifted; the line classifier (`transforms/line_classifier.py`) then decides
     the rest. Text shaped like a whole scraped page (many short lines) is decided line by
     line; text shaped like an article only loses low-scoring runs at its two ends, so
-    subheadings and short sentences inside it always stay.
+    subheadings and short sentences inside it always stay. ``repeated``: keys
+    (`repeated_lines.line_key`) of lines the article's source repeats across its articles.
     """
     rules = tuple(rules)
     by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
@@ -254,19 +258,24 @@ def clean_text(text: str, rules: Iterable[Rule], classify: bool = True) -> Clean
                 drop(i, rule.name)
                 break
 
-    # 5. A title line on top, when real paragraphs follow it (on a whole page, the top is
+    # 5. Template lines of the source (navigation, section labels) at the article's edges.
+    if repeated:
+        for i in repeated_edge_lines(keep, repeated, _is_sentence, looks_like_title):
+            drop(i, "repeated_line")
+
+    # 6. A title line on top, when real paragraphs follow it (on a whole page, the top is
     #    navigation, and a short line there is no title).
     order = sorted(keep)
     if not whole_page and len(order) >= 3 and looks_like_title(keep[order[0]]):
         meta.setdefault("title", keep[order[0]])
         drop(order[0], "title")
 
-    # 6. What the line classifier rejects among the lines no rule named.
+    # 7. What the line classifier rejects among the lines no rule named.
     for i in sorted(keep):
         if not classified[i]:
             drop(i, "line_classifier")
 
-    # 7. Metadata read from the first body paragraph, which stays as it is.
+    # 8. Metadata read from the first body paragraph, which stays as it is.
     order = sorted(keep)
     if order:
         for rule in by_kind["lift"]:
@@ -290,7 +299,7 @@ def settle_date(meta_date: str | None, text_date: str | None, source_path: str) 
     return (from_path, "path") if from_path else (None, None)
 
 
-def clean_article(article: Article, rules: Iterable[Rule]) -> Article:
+def clean_article(article: Article, rules: Iterable[Rule], repeated: frozenset[int] = frozenset()) -> Article:
     """Clean one article, detect its language and settle its date and metadata.
 
     Metadata the input format already gave (HTML meta tags, JSONL fields) wins over what the
@@ -298,7 +307,7 @@ def clean_article(article: Article, rules: Iterable[Rule]) -> Article:
     """
     text = article.text or ""
     # trafilatura already chose the main text of an HTML page; the rules still apply to it.
-    result = clean_text(text, rules, classify=article.input_format != "html")
+    result = clean_text(text, rules, classify=article.input_format != "html", repeated=repeated)
     if not result.body.strip():
         raise ArticleRejected(
             f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", "no_text_after_cleaning"
@@ -324,16 +333,27 @@ class _CleanFn(beam.DoFn):
     def __init__(self, rules: tuple[Rule, ...]):
         self._rules = rules
 
-    def process(self, article: Article) -> Iterator[Any]:
-        yield from run_guarded("clean", article, lambda a: [clean_article(a, self._rules)])
+    def process(self, article: Article, repeated_by_source: dict[str, frozenset[int]] | None = None) -> Iterator[Any]:
+        repeated = (repeated_by_source or {}).get(source_of(article), frozenset())
+        yield from run_guarded("clean", article, lambda a: [clean_article(a, self._rules, repeated)])
 
 
 class CleanArticles(beam.PTransform):
-    """Articles with raw text -> cleaned articles (main output) and rejections."""
+    """Articles with raw text -> cleaned articles (main output) and rejections.
 
-    def __init__(self, rules: tuple[Rule, ...] | None = None):
+    ``repeated_lines``: optional (source, repeated line keys) PCollection from
+    `CountRepeatedLines`, given to the cleaner as a side input.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...] | None = None, repeated_lines=None):
         super().__init__()
         self._rules = rules if rules is not None else load_rules()
+        self._repeated = repeated_lines
 
     def expand(self, articles):
-        return articles | "CleanText" >> beam.ParDo(_CleanFn(self._rules)).with_outputs(REJECTED, main="articles")
+        clean = _CleanFn(self._rules)
+        if self._repeated is not None:
+            step = beam.ParDo(clean, repeated_by_source=beam.pvalue.AsDict(self._repeated))
+        else:
+            step = beam.ParDo(clean)
+        return articles | "CleanText" >> step.with_outputs(REJECTED, main="articles")
