@@ -144,7 +144,7 @@ class _LineKeysFn(beam.DoFn):
         try:
             if detect_format(url)[0] == "html":
                 return
-            for record in read_records(url, *self._args, self._known):
+            for record in read_records(url, *self._args, self._known, repair=False):
                 if isinstance(record, Article) and record.text:
                     keys = {line_key(p) for p in to_paragraphs(record.text)}
                     keys.discard(None)
