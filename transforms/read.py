@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import unicodedata
+import re
 from typing import Any, Iterator, Mapping
 
 import apache_beam as beam
@@ -118,8 +118,12 @@ def detect_encoding(data: bytes) -> str | None:
     return top.encoding
 
 
+#: Unicode category Cc (C0 and C1 controls) except the whitespace ones \t \n \v \f \r.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def _check_text(text: str) -> str:
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+    controls = len(_CONTROL.findall(text))
     if text and controls / len(text) > _MAX_CONTROL_SHARE:
         raise ArticleRejected(f"{controls} control characters in {len(text)}: binary, not text", "binary_content")
     if not text.strip():
