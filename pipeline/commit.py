@@ -362,25 +362,27 @@ class DatasetOutput:
 
     def _manifest(self, run_id: str, files: list[str]) -> dict[str, Any]:
         summary = self._read_json(self._path(STAGING, run_id, RUNS, f"{run_id}.json")) or {"run_id": run_id}
-        outputs, inputs = [], []
-        for rel in files:
-            path = self._path(rel)
-            if rel.endswith(".parquet"):
-                with self.fs.open(path, "rb") as f:
-                    table = pq.read_table(f, columns=["source_path", "source_line", "content_sha256", "run_id"])
-                outputs.append({"path": rel, "rows": table.num_rows})
-                partition = posixpath.dirname(rel)
-                for row in table.to_pylist():
-                    # A row another run wrote is here because a merge moved it into this file.
-                    outcome = "written" if row.pop("run_id") == run_id else "moved"
-                    inputs.append({**row, "outcome": outcome, "partition": partition, "file": rel})
-            elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
-                with self.fs.open(path, "rt", encoding="utf-8") as f:
-                    for line in f:
-                        record = json.loads(line)
-                        inputs.append({**record, "outcome": "rejected"})
+        outputs = []
         inputs_rel = posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
-        self._write_atomic(self._path(inputs_rel), "".join(json.dumps(i, sort_keys=True) + "\n" for i in inputs).encode())
+        # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
+        with self._atomic_file(self._path(inputs_rel)) as out:
+            for rel in files:
+                path = self._path(rel)
+                if rel.endswith(".parquet"):
+                    with self.fs.open(path, "rb") as f:
+                        parquet = pq.ParquetFile(f)
+                        outputs.append({"path": rel, "rows": parquet.metadata.num_rows})
+                        partition = posixpath.dirname(rel)
+                        columns = ["source_path", "source_line", "content_sha256", "run_id"]
+                        for batch in parquet.iter_batches(columns=columns):
+                            for row in batch.to_pylist():
+                                # A row another run wrote is here because a merge moved it into this file.
+                                outcome = "written" if row.pop("run_id") == run_id else "moved"
+                                _write_line(out, {**row, "outcome": outcome, "partition": partition, "file": rel})
+                elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
+                    with self.fs.open(path, "rt", encoding="utf-8") as f:
+                        for line in f:
+                            _write_line(out, {**json.loads(line), "outcome": "rejected"})
         summary.pop("written_files", None)  # staging paths; output_files says where they are now
         return {
             **summary,
@@ -391,10 +393,21 @@ class DatasetOutput:
         }
 
     def _write_atomic(self, path: str, data: bytes) -> None:
+        with self._atomic_file(path) as out:
+            out.write(data)
+
+    @contextlib.contextmanager
+    def _atomic_file(self, path: str) -> Iterator[Any]:
+        """A binary file written under a hidden temporary name, moved to ``path`` when complete."""
         temporary = posixpath.join(posixpath.dirname(path), "." + posixpath.basename(path) + ".tmp")
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        self.fs.pipe_file(temporary, data)
+        with self.fs.open(temporary, "wb") as out:
+            yield out
         self.fs.mv(temporary, path)
+
+
+def _write_line(out, record: dict[str, Any]) -> None:
+    out.write((json.dumps(record, sort_keys=True) + "\n").encode())
 
 
 def source_id_of(entry: dict[str, Any]) -> str:

@@ -52,6 +52,8 @@ class _CountRun(beam.CombineFn):
         elif isinstance(event, FileRead):
             acc["files_read"] += 1
             acc["records_read"] += event.records
+        elif isinstance(event, Counter):  # one input's counts (see SummarizeRun)
+            acc.update(event)
         else:  # a matched file (a URL string)
             acc["matched"] += 1
         return acc
@@ -125,8 +127,12 @@ class SummarizeRun(beam.PTransform):
         self._header = header
 
     def expand(self, events):
+        # Each input is counted where it is produced (the combine is lifted into that stage) and
+        # only the small counters are flattened: a Flatten of inputs from different stages is
+        # materialised by the FnApiRunner, which held an event per input file (~1 KB each).
+        counts = [pc | f"Count{i}" >> beam.CombineGlobally(_CountRun()) for i, pc in enumerate(events)]
         return (
-            events
+            counts
             | "Flatten" >> beam.Flatten()
             | "Count" >> beam.CombineGlobally(_CountRun())
             | "WriteJson" >> beam.ParDo(_WriteSummaryFn(self._output, self._header))

@@ -106,3 +106,20 @@ def test_compaction_merges_only_the_small_files_of_a_partition(tmp_path):
             | beam.Map(lambda w: (w.path in {b.path for b in big}, w.rows))
         )
         assert_that(out, equal_to([(True, 4), (False, 3)]))
+
+
+def test_buffered_rows_are_bounded_across_open_partitions(tmp_path, monkeypatch):
+    """One bundle over the whole corpus (the DirectRunner) must not hold a row group per partition."""
+    from transforms import write
+
+    monkeypatch.setattr(write, "MAX_BUFFERED_BYTES", 20 * write.buffered_size(_article(0, None)))
+    fs = fsspec.filesystem("file")
+    writers = write._Writers(fs, str(tmp_path), "run1", 1000, "zstd")
+    articles = [_article(i, dt.date(2025, 9, 1 + i % 5)) for i in range(200)]
+    for article in articles:
+        assert not list(writers.add(article))
+        assert sum(p.buffered_bytes for p in writers._open.values()) <= write.MAX_BUFFERED_BYTES
+    written = list(writers.close_all())
+    assert len(written) == 5 and sum(w.rows for w in written) == 200
+    table = pq.read_table(written[0].path.replace("file://", ""))
+    assert table.num_rows == 40 and pq.ParquetFile(written[0].path.replace("file://", "")).num_row_groups > 1

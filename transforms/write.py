@@ -2,9 +2,11 @@
 
 Articles stream into open Parquet writers, one per partition directory
 (``date=.../topic=...``), a row group at a time; a file closes when it reaches
-``max_rows_per_file`` rows or when its bundle ends. Nothing is grouped first, so memory
-holds at most one row group per open partition, however large the corpus (a GroupByKey
-would hold every article of a partition until the whole input had been read).
+``max_rows_per_file`` rows or when its bundle ends. Nothing is grouped first, and the rows
+buffered across a bundle's open files are capped (``MAX_BUFFERED_BYTES``; past it the largest
+buffer is written as a smaller row group), so memory does not grow with the corpus even when
+a whole run is one bundle, as on the DirectRunner (a GroupByKey would hold every article of a
+partition until the whole input had been read).
 
 Per-bundle files can be small (a distributed runner makes many small bundles), so a second
 step groups the file list (not the articles) by partition and merges the files below
@@ -23,6 +25,7 @@ import datetime as dt
 import hashlib
 import math
 import posixpath
+import sys
 import uuid
 from typing import Any, Iterable, Iterator
 
@@ -38,6 +41,17 @@ from schemas.article import ARTICLE_SCHEMA, Article, to_table
 ROW_GROUP_ROWS = 1000
 #: Open partition files per bundle; past this the fullest is closed (a later row reopens a new file).
 MAX_OPEN_FILES = 64
+#: Bytes held in not-yet-written rows across a bundle's open files; past this the largest buffer
+#: is flushed early. Without it a bundle holds up to ``ROW_GROUP_ROWS`` articles per partition
+#: (the DirectRunner runs the whole corpus as one bundle: 18 partitions held ~18,000 articles).
+MAX_BUFFERED_BYTES = 16 << 20
+
+
+def buffered_size(article: Article) -> int:
+    """Rough bytes an article holds until written: its texts as Python stores them (up to 4 bytes
+    a character for non-Latin text) plus a fixed overhead for the other fields."""
+    removed = sum(sys.getsizeof(r.get("text") or "") for r in article.removed)
+    return 2048 + sys.getsizeof(article.body or "") + sys.getsizeof(article.text or "") + removed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,22 +78,25 @@ class PartitionFile:
         self._out = fs.open(self.temporary, "wb")
         self._writer = pq.ParquetWriter(self._out, ARTICLE_SCHEMA, compression=compression)
         self._buffer: list[Article] = []
+        self.buffered_bytes = 0
         self.rows = 0
         self._processed_at = dt.datetime.now(dt.timezone.utc)
 
     def add(self, article: Article) -> None:
         self._buffer.append(article)
+        self.buffered_bytes += buffered_size(article)
         self.rows += 1
         if len(self._buffer) >= ROW_GROUP_ROWS:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._buffer:
             self._writer.write_table(to_table(self._buffer, self.run_id, self._processed_at), row_group_size=ROW_GROUP_ROWS)
             self._buffer = []
+            self.buffered_bytes = 0
 
     def close(self) -> WrittenFile:
-        self._flush()
+        self.flush()
         self._writer.close()
         self._out.close()
         faults.reached("write-before-rename")
@@ -182,6 +199,8 @@ class _Writers:
         part.add(article)
         if part.rows >= max_rows:
             yield self._open.pop(partition).close()
+        elif sum(p.buffered_bytes for p in self._open.values()) > MAX_BUFFERED_BYTES:
+            max(self._open.values(), key=lambda p: p.buffered_bytes).flush()
 
     def close_all(self) -> Iterator[WrittenFile]:
         while self._open:
