@@ -303,3 +303,57 @@ def test_boilerplate_families_are_removed_by_name(line, rule):
 def test_content_that_looks_like_boilerplate_words_is_kept(line):
     text = f"The first paragraph of the article is real content.\n\n{line}\n\nThe last paragraph is real content too."
     assert clean_text(text, RULES).removed == ()
+
+
+# --- other languages and scripts: the line classifier's features must not assume English ---
+
+_ZH_NAV = ["首页", "新闻", "体育", "财经", "科技", "娱乐", "登录", "注册", "搜索"]
+_ZH_BODY = [
+    "昨天下午，市政府召开新闻发布会，介绍了今年城市交通建设的最新进展。",
+    "据介绍，今年全市共完成道路改造项目三十二个，新增公交线路十五条，市民出行更加方便。",
+    "交通局负责人表示，明年将继续加大投入，重点解决老城区停车难的问题，并计划在主要路口增设智能信号灯。",
+    "不少市民对此表示欢迎。一位住在老城区的居民说，过去每天下班回家都要花很长时间找车位，希望新的措施能尽快落实。",
+    "专家认为，城市交通问题需要综合治理，除了建设基础设施，还应鼓励市民更多地选择公共交通和绿色出行方式。",
+]
+_ZH_TAIL = ["相关新闻", "市长会见外国代表团", "本市举办国际马拉松比赛", "新地铁线路下月开通", "关于我们", "联系我们",
+            "版权所有 © 2024 新闻网"]
+
+
+def test_unspaced_scripts_are_counted_in_words_not_whitespace_runs():
+    from transforms.line_classifier import word_equivalents
+
+    assert word_equivalents("The council met on Tuesday") == 5
+    assert 15 <= word_equivalents(_ZH_BODY[0]) <= 25  # one whitespace "word", about 20 English ones
+    assert word_equivalents("首页") < 3
+
+
+def test_a_page_in_a_language_without_stop_list_gets_none_not_english():
+    import numpy as np
+
+    from transforms import line_classifier as lc
+
+    tokens = lc._TOK.findall(" ".join(_ZH_NAV + _ZH_BODY).lower())
+    assert lc.detect_language(tokens) == ""
+    english = ["the", "council", "said", "on", "tuesday", "that", "it", "would", "vote", "on", "the", "plan"]
+    assert lc.detect_language(english) == "English"
+    X = lc.page_features(_ZH_NAV + _ZH_BODY + _ZH_TAIL)
+    names = lc.feature_names()
+    # no stop list and no letter case in Chinese: undefined, not zero
+    for name in ("stop_share", "stop_rel", "title_share", "upper_share"):
+        assert np.isnan(X[:, names.index(name)]).all()
+
+
+def test_chinese_whole_page_keeps_the_article_and_drops_navigation():
+    from transforms.line_classifier import clean_lines, looks_like_page
+
+    lines = _ZH_NAV + ["城市交通建设取得新进展"] + _ZH_BODY + _ZH_TAIL
+    assert looks_like_page(lines) and not looks_like_page(_ZH_BODY * 3)
+    kept = [line for line, keep in zip(lines, clean_lines(lines)) if keep]
+    assert kept == _ZH_BODY
+
+
+@pytest.mark.parametrize("line", ["这是一句话。", "他说：“走吧。”", "यह एक वाक्य है।", "هل هذا سؤال؟"])
+def test_sentence_ends_of_other_scripts_count_as_finished_sentences(line):
+    from transforms.clean import _is_sentence
+
+    assert _is_sentence(line)

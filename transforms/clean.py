@@ -34,7 +34,9 @@ HEAD_LINES = 4
 TEASER_MAX_WORDS = 25
 TITLE_MAX_WORDS = 20
 _ELLIPSIS = ("...", "…")
-_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*$")
+# Latin . ! ?, CJK 。！？．, Arabic ؟, Urdu ۔, Devanagari danda । ॥, Ethiopic ።, Myanmar ။, Armenian ։
+_SENTENCE_END = re.compile("[.!?\u3002\uff01\uff1f\uff0e\u061f\u06d4\u0964\u0965\u1362\u104b\u0589]"
+                           "[\"”’')\\]\u300d\u300f\u3011\u300b\uff09\u00bb]*$")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[^\S\n]+")
 
@@ -165,7 +167,7 @@ def _is_teaser(line: str, tails: list[Rule]) -> bool:
     """
     return (
         line.endswith(_ELLIPSIS)
-        or (len(line.split()) <= TEASER_MAX_WORDS and not _SENTENCE_END.search(line))
+        or (line_classifier.word_equivalents(line) <= TEASER_MAX_WORDS and not _SENTENCE_END.search(line))
         or any(rule.match(line) for rule in tails)
     )
 
