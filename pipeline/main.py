@@ -145,7 +145,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         entity_aliases = load_aliases(opts.entity_aliases)
         rules = load_rules(opts.rules)
         taxonomy = load_taxonomy(opts.topics)
-        topic_model = load_topic_model(opts.topic_model, taxonomy)  # loaded here to fail fast; workers load their own
+        topic_model = load_topic_model(opts.topic_model, taxonomy, check_only=True)  # to fail fast; workers load it
     except (ValueError, ModelNotFound, OSError) as exc:  # RulePackError and TaxonomyError are ValueErrors
         raise UsageError(str(exc)) from exc
     run_id = opts.run_id or new_run_id()

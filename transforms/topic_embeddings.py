@@ -130,7 +130,7 @@ class EmbeddingTopicModel:
 
     name = "embeddings"
 
-    def __init__(self, taxonomy, head: Path | str = HEAD) -> None:
+    def __init__(self, taxonomy, head: Path | str = HEAD, load_encoders: bool = True) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # Beam owns the cores
         head_path = Path(head)
         try:
@@ -151,8 +151,12 @@ class EmbeddingTopicModel:
             )
         self._fallback = taxonomy.fallback
         self._penalty = np.array([SOFT_PENALTY if c in SOFT else 0.0 for c in self._classes])
-        self._wordllama = _WordLlama()
-        self._minilm = _MiniLM()
+        if load_encoders:
+            self._wordllama = _WordLlama()
+            self._minilm = _MiniLM()
+        else:  # only check that they are installed
+            for relative in (WORDLLAMA_WEIGHTS, WORDLLAMA_TOKENIZER, MINILM_WEIGHTS, MINILM_TOKENIZER):
+                _find(relative)
         self.version = f"embeddings:wordllama-l2_supercat_256@{WORDLLAMA_CHARS}c+all-MiniLM-L6-v2-int8@{MAX_TOKENS}+head-{head_path.name}-{_digest(head_path)}"
 
     def probabilities(self, texts: list[str]) -> np.ndarray:

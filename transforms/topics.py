@@ -115,13 +115,15 @@ class TopicModel(Protocol):
     def classify_batch(self, articles: Sequence[Article]) -> list[TopicResult]: ...
 
 
-def load_topic_model(spec: str, taxonomy: Taxonomy) -> TopicModel:
+def load_topic_model(spec: str, taxonomy: Taxonomy, check_only: bool = False) -> TopicModel:
     """A model by name (see TOPIC_MODELS), or the path of an embeddings head (.npz) trained
-    by ``training/topics/build_model.py`` for the taxonomy in use."""
+    by ``training/topics/build_model.py`` for the taxonomy in use. ``check_only``: check that
+    everything it needs is there and learn its version, without loading the encoders (the
+    driver does this to fail fast; workers load the model)."""
+    if spec == "embeddings" or (spec not in TOPIC_MODELS and (spec.endswith(".npz") or os.path.isfile(spec))):
+        return _embeddings(taxonomy, None if spec == "embeddings" else spec, check_only)
     if spec in TOPIC_MODELS:
         return TOPIC_MODELS[spec](taxonomy)
-    if spec.endswith(".npz") or os.path.isfile(spec):
-        return _embeddings(taxonomy, spec)
     raise TaxonomyError(f"--topic_model {spec!r}: choose one of {sorted(TOPIC_MODELS)}, or the path of a .npz head")
 
 
@@ -195,11 +197,11 @@ class KeywordClassifier:
         return [self.result(a.title, a.body or "", a.entities) for a in articles]
 
 
-def _embeddings(taxonomy: Taxonomy, head: str | None = None) -> TopicModel:
+def _embeddings(taxonomy: Taxonomy, head: str | None = None, check_only: bool = False) -> TopicModel:
     from transforms.topic_embeddings import HEAD, EmbeddingsUnavailable, EmbeddingTopicModel
 
     try:
-        return EmbeddingTopicModel(taxonomy, head or HEAD)
+        return EmbeddingTopicModel(taxonomy, head or HEAD, load_encoders=not check_only)
     except EmbeddingsUnavailable as exc:
         raise TaxonomyError(f"--topic_model embeddings: {exc}") from exc
 
