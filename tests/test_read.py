@@ -195,3 +195,27 @@ def test_mojibake_is_repaired_and_recorded():
     (article,) = read_records(url, max_bytes=1000)
     assert article.text == "The Mona Lisa doesn’t have eyebrows."
     assert article.text_repaired is True
+
+
+_REPAIR_PIECES = [
+    "plain line", "caf\u00c3\u00a9 mojibake", "s\u00c3\u00b3", "Tom &amp; Jerry", "<b>a tag</b>", "x &lt; y",
+    "bell\x07char", "\x1b[31mred\x1b[0m", "\u201cquotes\u201d \u2014 dash", "e\u0301", "\ufeffbom", "\x85c1", "A&B", "\r", "",
+]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_repair_text_matches_ftfy_line_by_line(seed):
+    """The ASCII fast path must give exactly ftfy's result, tag-stops-unescaping rule included."""
+    import random
+    import unicodedata
+
+    import ftfy
+
+    from transforms.formats import _FTFY, repair_text
+
+    rnd = random.Random(seed)
+    for _ in range(300):
+        text = "\n".join(rnd.choice(_REPAIR_PIECES) for _ in range(rnd.randint(0, 8))) + rnd.choice(["", "\n"])
+        expected = ftfy.fix_text(text, _FTFY)
+        assert repair_text(text) == (expected, expected != unicodedata.normalize("NFC", text))
+    assert repair_text("caf\u00c3\u00a9 &amp;\n<p>x</p>\n&amp;") == ("café &\n<p>x</p>\n&amp;", True)

@@ -125,3 +125,34 @@ def test_topic_model_by_path(tmp_path):
     assert "my_head.npz" in model.version
     with pytest.raises(TaxonomyError, match="no topic head"):
         load_topic_model(str(tmp_path / "missing.npz"), TAXONOMY)
+
+
+def test_embeddings_cascade_runs_minilm_only_where_the_fast_head_is_unsure(tmp_path):
+    import numpy as np
+
+    from transforms import topic_embeddings as te
+    from transforms.topics import load_topic_model
+
+    articles = [
+        Article("sure", 1, "", title="Rovers win the cup final", body="The striker scored twice as the team won the league title."),
+        Article("unsure", 1, "", body="Officials met on Tuesday."),
+    ]
+    model = load_topic_model("embeddings", TAXONOMY)
+    encoded = []
+    real_encode = model._minilm.encode
+    model._minilm.encode = lambda texts: encoded.append(list(texts)) or real_encode(texts)
+    fast = model.probabilities([f"{a.title}\n{a.body}" if a.title else a.body for a in articles])
+    assert len(encoded) == 1 and len(encoded[0]) < len(articles), "a confident article still went to MiniLM"
+    assert np.allclose(fast.sum(1), 1.0)
+    assert "+cascade@" in model.version
+
+    # A head without the fast head (built before the cascade) sends every article to MiniLM.
+    head = dict(np.load(te.HEAD))
+    old = tmp_path / "old_head.npz"
+    np.savez(old, coef=head["coef"], intercept=head["intercept"], classes=head["classes"])
+    full = load_topic_model(str(old), TAXONOMY)
+    calls = []
+    full_encode = full._minilm.encode
+    full._minilm.encode = lambda texts: calls.append(len(texts)) or full_encode(texts)
+    full.probabilities(["Rovers win the cup final", "Officials met on Tuesday."])
+    assert calls == [2] and "cascade" not in full.version

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import functools
+import re
 
 #: Below this probability the language is recorded as unknown (None), not guessed.
 MIN_PROBABILITY = 0.8
 #: The first characters are enough to tell the language and keep the cost flat.
 SAMPLE_CHARS = 1000
 MIN_LETTERS = 20
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -20,7 +22,7 @@ def _identifier():
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language (py3langid), or None when unsure."""
     sample = text[:SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+    if len(_LETTER.findall(sample)) < MIN_LETTERS:
         return None
     code, probability = _identifier().classify(sample)
     return code if probability >= MIN_PROBABILITY else None

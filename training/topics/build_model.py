@@ -4,6 +4,8 @@
     python training/topics/build_model.py
 
 
+Two heads with the same classes: the full one (WordLlama + MiniLM features) and the cascade's fast
+one (WordLlama only; see topic_embeddings.CASCADE_MARGIN).
 Training rows: hand-written PROTOTYPES + SYNTHETIC snippets + random keyword bags (KEYWORDS),
 class-balanced. HuffPost rows (train.jsonl.gz, mapped with common.HUFF_MAP) can be mixed in with
 --huff-weight W, but every weight > 0 tried LOWERED AG accuracy (0.81 -> 0.74-0.77), so default 0.
@@ -37,10 +39,10 @@ a = ap.parse_args()
 
 
 def _embed(texts):
-    model = te.EmbeddingTopicModel.__new__(te.EmbeddingTopicModel)  # the encoders only, not the head
-    model._wordllama, model._minilm = te._WordLlama(), te._MiniLM()
+    """(WordLlama, WordLlama + MiniLM) features: the cascade's fast head and its full head."""
     texts = [t if t and t.strip() else "." for t in texts]
-    return np.hstack([model._wordllama.encode(texts), model._minilm.encode(texts)])
+    static = te._WordLlama().encode(texts)
+    return static, np.hstack([static, te._MiniLM().encode(texts)])
 
 
 texts, labels, weights = [], [], []
@@ -57,14 +59,17 @@ if a.huff_weight > 0:
         m = HUFF_MAP.get(r["label"])
         if m:
             texts.append(r["text"]); labels.append(m); weights.append(a.huff_weight)
-X = _embed(texts)
+X_fast, X = _embed(texts)
 y = np.array(labels)
 tot = Counter()
 for yy, ww in zip(labels, weights):
     tot[yy] += ww
 w = np.array([ww * len(y) / (len(tot) * tot[yy]) for yy, ww in zip(labels, weights)])
 clf = LogisticRegression(C=a.C, max_iter=5000).fit(X, y, sample_weight=w)
+fast = LogisticRegression(C=a.C, max_iter=5000).fit(X_fast, y, sample_weight=w)
+assert list(fast.classes_) == list(clf.classes_)
 Path(a.out).parent.mkdir(parents=True, exist_ok=True)
 np.savez(a.out, coef=clf.coef_.astype(np.float32), intercept=clf.intercept_.astype(np.float32),
+         coef_fast=fast.coef_.astype(np.float32), intercept_fast=fast.intercept_.astype(np.float32),
          classes=np.array(clf.classes_, dtype="U40"))
 print("saved", a.out, "rows", len(y), "classes", len(clf.classes_))
