@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
+from pathlib import Path
+
+from transforms.cache import cached_file
 
 #: Below this probability the language is recorded as unknown (None), not guessed.
 MIN_PROBABILITY = 0.8
@@ -16,7 +20,33 @@ _LETTER = re.compile(r"[^\W\d_]")
 def _identifier():
     from py3langid import langid
 
-    return langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True)
+    source = langid.MODEL_DIR / langid.MODEL_FILE
+    try:
+        ptc, pc, classes, nextmove, row, output = _uncompressed_model(source)
+        return langid.LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
+    except Exception as exc:  # a py3langid release with another layout: its own, slower loader
+        logging.getLogger(__name__).info("py3langid model not cached (%s); loading it from %s", exc, source)
+        return langid.LanguageIdentifier.from_modelpath(source, norm_probs=True)
+
+
+def _uncompressed_model(source: Path) -> tuple:
+    """py3langid's model, decompressed once per machine: unpacking its xz costs 0.7 s per worker."""
+    import lzma
+    import shutil
+
+    import numpy as np
+    from py3langid.modelio import _to_array
+
+    def decompress(target: Path) -> None:
+        with lzma.open(source) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out, length=1 << 20)
+
+    path = cached_file(f"py3langid-{source.stat().st_size}.npz", decompress)
+    with np.load(path, allow_pickle=False) as data:
+        return (
+            np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(),
+            _to_array(data["nextmove"]), _to_array(data["nextmove_row"]), data["out_feat"].tolist(),
+        )
 
 
 def detect_language(text: str) -> str | None:

