@@ -20,7 +20,7 @@ def test_cleaning_whole_page_text_floor():
     scores = evaluate_cleaning(str(EVAL / "cleaning"))
     assert scores["baseline"]["f1"] == pytest.approx(0.645, abs=0.001)
     assert scores["system"]["recall"] >= 0.955
-    assert scores["system"]["f1"] >= 0.905
+    assert scores["system"]["f1"] >= 0.91
 
 
 def test_cleaning_html_floor():
@@ -51,8 +51,8 @@ def test_line_classifier_cross_validated_figures_meet_the_targets():
     assert cv["F1"] >= 0.88 and cv["R"] >= 0.90 and cv["folds"] == 5
     # by language group (py3langid on the gold body): 161 English pages, 20 in other languages
     en, other = cv["by_language"]["English"], cv["by_language"]["non-English"]
-    assert en["F1"] >= 0.90 and en["R"] >= 0.93
-    assert other["F1"] >= 0.87 and other["R"] >= 0.88
+    assert en["F1"] >= 0.905 and en["R"] >= 0.94
+    assert other["F1"] >= 0.88 and other["R"] >= 0.90
     # the CV probabilities decoded at the shipped (threshold, switch_penalty)
     at = cv["at_shipped_setting"]
     assert at["F1"] >= 0.88 and at["R"] >= 0.93

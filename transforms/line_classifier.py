@@ -204,6 +204,7 @@ def feature_names() -> list[str]:
     names += ["rel_pos", "rel_words_before", "in_dense", "dist_dense_before", "dist_dense_after",
               "dense_share", "page_log_lines", "page_prose_share", "log_run_short",
               "list_marker", "seq_num", "win3_seq"]
+    names += ["len_rel_max", "run_prose_after"]
     return names
 
 
@@ -436,12 +437,18 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
     dense_share = nwords[a:b + 1].sum() / tot_w
     short = nwords < 8
     run = np.zeros(n)
+    run_prose_after = np.zeros(n)
+    # the run of consecutive short lines a line belongs to: its length, and whether prose
+    # follows it (a table or Q&A block inside the article does; menus and link lists mostly
+    # run into more boilerplate or the page end)
     i = 0
-    while i < n:  # length of the run of consecutive short lines this line belongs to
+    while i < n:
         j = i
         while j < n and short[j] == short[i]:
             j += 1
-        run[i:j] = (j - i) if short[i] else 0
+        if short[i]:
+            run[i:j] = j - i
+            run_prose_after[i:j] = prose_f[j] if j < n else 0.0
         i = j
     feats.append(np.stack([
         rel_pos, before_w, in_dense, d_before, d_after,
@@ -451,6 +458,10 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
     lo = np.maximum(idx - 3, 0)
     hi = np.minimum(idx + 4, n)
     feats.append(np.stack([mark, seq_f, (cq[hi] - cq[lo]) / (hi - lo)], 1))
+    # size relative to the page's longest line: an article that is one long paragraph among
+    # shorter teaser paragraphs of the same kind
+    lwp = np.log1p(nwords)
+    feats.append(np.stack([lwp - lwp.max(), run_prose_after], 1))
     return np.concatenate(feats, 1)
 
 
