@@ -81,6 +81,15 @@ def test_expand_pattern_globs_and_directories(memdir, tmp_path):
     assert expand_pattern(str(tmp_path / "*.txt")) == [str(tmp_path / "x.txt")]  # local paths stay plain
 
 
+def test_match_pattern_largest_first_for_even_work_across_workers(memdir):
+    from transforms.read import match_pattern
+
+    # a.txt 19 bytes, sub/b.txt 21, c.pdf 22; equal sizes keep name order
+    fsspec.filesystem("memory").pipe(f"{memdir}/d.txt", b"x" * 19)
+    files, _ = match_pattern(memdir, largest_first=True)
+    assert files == [f"{memdir}/c.pdf", f"{memdir}/sub/b.txt", f"{memdir}/a.txt", f"{memdir}/d.txt"]
+
+
 def test_read_article_records_provenance(memdir):
     (article,) = read_records(f"{memdir}/a.txt", max_bytes=1000)
     assert article.text == "First article text."
