@@ -1,6 +1,6 @@
 """Throughput of the pipeline against raw spaCy on the same machine, and what each stage costs.
 
-    python benchmarks/throughput.py --articles 400
+    python benchmarks/throughput.py --articles 400 [--rounds 3]
 
 Builds a corpus of N realistic article files (bundled samples and development gold bodies,
 shuffled and varied so nothing is trivially repeated, half of them with widget tails), then
@@ -11,7 +11,9 @@ measures in one run:
   (b) the whole pipeline with the DirectRunner, 1 worker and 2 workers (multi_processing);
   (c) per-article cost of cleaning and of topic assignment relative to NER.
 It prints articles/s, the ratios (b)/(a) on matching cores, and each run's peak RSS. Run it on
-an otherwise idle machine: other processes distort the 2-worker figures.
+an otherwise idle machine: other processes distort the 2-worker figures, and even idle, this
+machine's speed drifts by up to ~10% over minutes, so ``--rounds 3`` (about 12 minutes) runs
+(a) and (b) in turn three times and reports the medians.
 """
 from __future__ import annotations
 
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=400, help="corpus size (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and outputs (printed)")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="measure everything R times in turn and report medians (default: %(default)s)"
+    )
+    parser.add_argument(
         "--memory",
         action="store_true",
         help="instead: peak RSS of the pipeline (1 worker) on N and 10 N articles, the growth ratio (target <= 1.2)",
@@ -144,12 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     build_corpus(corpus, args.articles)
     print(f"corpus: {args.articles} articles in {corpus}  (machine: {os.cpu_count()} cores)")
 
-    results = {
-        "raw spaCy, 1 process": raw_spacy(corpus, 1),
-        "raw spaCy, n_process=2": raw_spacy(corpus, 2),
-        "pipeline, DirectRunner 1 worker": pipeline_run(corpus, work / "out1", 1),
-        "pipeline, DirectRunner 2 workers": pipeline_run(corpus, work / "out2", 2),
+    configs = {
+        "raw spaCy, 1 process": lambda r: raw_spacy(corpus, 1),
+        "raw spaCy, n_process=2": lambda r: raw_spacy(corpus, 2),
+        "pipeline, DirectRunner 1 worker": lambda r: pipeline_run(corpus, work / f"out1-{r}", 1),
+        "pipeline, DirectRunner 2 workers": lambda r: pipeline_run(corpus, work / f"out2-{r}", 2),
     }
+    # The machine's speed drifts by up to ~10% over minutes: with --rounds R each round runs
+    # all four in turn, and the figures are the medians.
+    rounds = {name: [] for name in configs}
+    for r in range(args.rounds):
+        for name, measure in configs.items():
+            rounds[name].append(measure(r))
+    results = {name: sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2] for name, runs in rounds.items()}
     print(f"\n{'':<36} {'articles':>8} {'seconds':>8} {'art/s':>7} {'peak RSS MB':>12}")
     for name, r in results.items():
         print(f"{name:<36} {r['articles']:>8} {r['seconds']:>8.1f} {r['articles'] / r['seconds']:>7.2f} {r['peak_rss_mb']:>12}")
@@ -157,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     one = rate["pipeline, DirectRunner 1 worker"] / rate["raw spaCy, 1 process"]
     two = rate["pipeline, DirectRunner 2 workers"] / rate["raw spaCy, n_process=2"]
     print(f"\nend-to-end / raw spaCy: 1 worker {one:.2f}x (target >= 0.95), 2 workers {two:.2f}x (target >= 0.90)")
+    if args.rounds > 1:
+        per_round = [
+            f"{rounds['raw spaCy, 1 process'][r]['seconds'] / rounds['pipeline, DirectRunner 1 worker'][r]['seconds']:.2f}/"
+            f"{rounds['raw spaCy, n_process=2'][r]['seconds'] / rounds['pipeline, DirectRunner 2 workers'][r]['seconds']:.2f}"
+            for r in range(args.rounds)
+        ]
+        print(f"  per round (1 worker/2 workers): {'  '.join(per_round)}")
     pipe_only = {k: r["articles"] / (r["seconds"] - r["load_seconds"]) for k, r in results.items() if "load_seconds" in r}
     print(
         f"  against the nlp.pipe loop alone (model already loaded, {results['raw spaCy, 1 process']['load_seconds']:.1f} s "
