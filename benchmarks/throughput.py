@@ -170,12 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     two = rate["pipeline, DirectRunner 2 workers"] / rate["raw spaCy, n_process=2"]
     print(f"\nend-to-end / raw spaCy: 1 worker {one:.2f}x (target >= 0.95), 2 workers {two:.2f}x (target >= 0.90)")
     if args.rounds > 1:
-        per_round = [
-            f"{rounds['raw spaCy, 1 process'][r]['seconds'] / rounds['pipeline, DirectRunner 1 worker'][r]['seconds']:.2f}/"
-            f"{rounds['raw spaCy, n_process=2'][r]['seconds'] / rounds['pipeline, DirectRunner 2 workers'][r]['seconds']:.2f}"
-            for r in range(args.rounds)
-        ]
-        print(f"  per round (1 worker/2 workers): {'  '.join(per_round)}")
+        pairs = (("raw spaCy, 1 process", "pipeline, DirectRunner 1 worker"), ("raw spaCy, n_process=2", "pipeline, DirectRunner 2 workers"))
+        ratios = [[rounds[raw][r]["seconds"] / rounds[pipe][r]["seconds"] for r in range(args.rounds)] for raw, pipe in pairs]
+        print(f"  per round (1 worker/2 workers): {'  '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(*ratios))}")
+        one_r, two_r = (sorted(x)[len(x) // 2] for x in ratios)
+        print(f"  median of the per-round ratios (each pair measured minutes apart): 1 worker {one_r:.2f}x, 2 workers {two_r:.2f}x")
     pipe_only = {k: r["articles"] / (r["seconds"] - r["load_seconds"]) for k, r in results.items() if "load_seconds" in r}
     print(
         f"  against the nlp.pipe loop alone (model already loaded, {results['raw spaCy, 1 process']['load_seconds']:.1f} s "
