@@ -111,3 +111,22 @@ def test_articles_without_a_model_for_their_language_keep_no_entities(ruler_mode
                 ]
             ),
         )
+
+
+def test_vocabulary_does_not_grow_with_the_corpus(ruler_model):
+    """Each batch runs in a spaCy memory zone: new words and numbers do not pile up in a long run."""
+    from transforms.entities import _NerBatchFn
+
+    fn = _NerBatchFn({"en": ruler_model}, ("PERSON", "GPE"), {})
+    fn.setup()
+
+    def batch(n: int) -> list[Article]:
+        return [_article(f"{n}-{i}", f"Xi Jinping met envoy{n}x{i} in Beijing on day {n * 1000 + i}.") for i in range(8)]
+
+    first = list(fn.process(batch(0)))
+    strings = len(fn._nlp["en"].vocab.strings)
+    for n in range(1, 6):
+        out = list(fn.process(batch(n)))
+        assert [[e["text"] for e in a.entities] for a in out] == [["Xi Jinping", "Beijing"]] * 8
+    assert len(fn._nlp["en"].vocab.strings) == strings
+    assert first[0].entities[0]["canonical"] == "Xi Jinping"

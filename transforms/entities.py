@@ -167,22 +167,27 @@ class _NerBatchFn(beam.DoFn):
             yield from self._pipe(nlp[language], articles)
 
     def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
+        # A memory zone frees the strings and tokenizer-cache entries the batch added to the
+        # vocabulary: without it a long or streaming run grows with every new name and number.
+        # Entities are copied out as plain strings before the zone closes.
         try:
-            docs = list(nlp.pipe([a.body for a in articles], batch_size=len(articles)))
+            with nlp.memory_zone():
+                docs = nlp.pipe([a.body for a in articles], batch_size=len(articles))
+                done = [self._with_entities(article, doc) for article, doc in zip(articles, docs)]
         except Exception:  # noqa: BLE001 - one bad text must not reject its whole batch
             _LOG.warning("NER failed on a batch of %d; retrying one by one", len(articles), exc_info=True)
             for article in articles:
                 yield from run_guarded("entities", article, lambda a: [self._one(nlp, a)])
             return
-        for article, doc in zip(articles, docs):
-            yield self._with_entities(article, doc)
+        yield from done
 
     def _one(self, nlp, article: Article) -> Article:
         if len(article.body) > nlp.max_length:
             raise ArticleRejected(
                 f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}", "text_too_long"
             )
-        return self._with_entities(article, nlp(article.body))
+        with nlp.memory_zone():
+            return self._with_entities(article, nlp(article.body))
 
     def _with_entities(self, article: Article, doc) -> Article:
         mentions, summary = canonicalise(entities_of(doc), self._labels, self._aliases)
