@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,17 @@ def memory_check(work: pathlib.Path, n: int, flags: tuple[str, ...]) -> int:
     return 0
 
 
+def _rate(run: dict) -> float:
+    return run["articles"] / run["seconds"]
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median time; with an even count, the two middle runs' seconds are averaged."""
+    ordered = sorted(runs, key=lambda x: x["seconds"])
+    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
+    return {**middle[0], "seconds": statistics.mean(r["seconds"] for r in middle)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=400, help="corpus size (default: %(default)s)")
@@ -141,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         "data path quickly with a small model",
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="news-ingest-bench-"))
     if args.memory:
@@ -157,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     # The machine's speed drifts by up to ~10% over minutes: with --rounds R each round runs
     # all four in turn, and the figures are the medians.
+    # Odd rounds run in the reverse order, so a steady drift does not always favour one side.
     rounds = {name: [] for name in configs}
     for r in range(args.rounds):
-        for name, measure in configs.items():
-            rounds[name].append(measure(r))
-    results = {name: sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2] for name, runs in rounds.items()}
+        for name in list(configs)[:: 1 if r % 2 == 0 else -1]:
+            rounds[name].append(configs[name](r))
+    results = {name: _median_run(runs) for name, runs in rounds.items()}
     print(f"\n{'':<36} {'articles':>8} {'seconds':>8} {'art/s':>7} {'peak RSS MB':>12}")
     for name, r in results.items():
         print(f"{name:<36} {r['articles']:>8} {r['seconds']:>8.1f} {r['articles'] / r['seconds']:>7.2f} {r['peak_rss_mb']:>12}")
@@ -171,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nend-to-end / raw spaCy: 1 worker {one:.2f}x (target >= 0.95), 2 workers {two:.2f}x (target >= 0.90)")
     if args.rounds > 1:
         pairs = (("raw spaCy, 1 process", "pipeline, DirectRunner 1 worker"), ("raw spaCy, n_process=2", "pipeline, DirectRunner 2 workers"))
-        ratios = [[rounds[raw][r]["seconds"] / rounds[pipe][r]["seconds"] for r in range(args.rounds)] for raw, pipe in pairs]
+        ratios = [[_rate(rounds[pipe][r]) / _rate(rounds[raw][r]) for r in range(args.rounds)] for raw, pipe in pairs]
         print(f"  per round (1 worker/2 workers): {'  '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(*ratios))}")
-        one_r, two_r = (sorted(x)[len(x) // 2] for x in ratios)
+        one_r, two_r = (statistics.median(x) for x in ratios)
         print(f"  median of the per-round ratios (each pair measured minutes apart): 1 worker {one_r:.2f}x, 2 workers {two_r:.2f}x")
     pipe_only = {k: r["articles"] / (r["seconds"] - r["load_seconds"]) for k, r in results.items() if "load_seconds" in r}
     print(

@@ -228,3 +228,6 @@ def test_repair_text_matches_ftfy_line_by_line(seed):
         expected = ftfy.fix_text(text, _FTFY)
         assert repair_text(text) == (expected, expected != unicodedata.normalize("NFC", text))
     assert repair_text("caf\u00c3\u00a9 &amp;\n<p>x</p>\n&amp;") == ("café &\n<p>x</p>\n&amp;", True)
+    # a line over ftfy's max_decode_length is fixed in pieces, the tag rule applying per piece
+    long_line = "&amp; " + "a" * _FTFY.max_decode_length + " <b>x</b> &amp;\n&amp;"
+    assert repair_text(long_line)[0] == ftfy.fix_text(long_line, _FTFY)

@@ -53,10 +53,10 @@ def repair_text(text: str) -> tuple[str, bool]:
     with nothing ftfy could change skip its dozen per-line passes (a third of the read cost).
     """
     out, config, pos = [], _FTFY, 0
-    while pos < len(text):
-        end = text.find("\n", pos) + 1 or len(text)
+    while pos < len(text):  # ftfy's own segmentation: lines, cut at max_decode_length
+        end = min(text.find("\n", pos) + 1 or len(text), pos + config.max_decode_length)
         line = text[pos:end]
-        if "<" in line:  # ftfy stops unescaping entities from the first line that has a tag on
+        if config.unescape_html == "auto" and "<" in line:  # as ftfy: no unescaping from the first tag on
             config = config._replace(unescape_html=False)
         out.append(line if line.isascii() and not _ASCII_FIXABLE.search(line) else ftfy.fix_text(line, config))
         pos = end

@@ -76,10 +76,18 @@ def match_pattern(pattern: str, largest_first: bool = False) -> tuple[list[str],
         if kind != "directory":
             files.append(name)
     if largest_first:
-        files.sort(key=lambda name: -(infos[name].get("size") or 0))  # stable: ties keep name order
+        files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
     keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
     as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
     return [as_url(p) for p in files], [as_url(p) for p in skipped]
+
+
+def _size(info: Mapping[str, Any]) -> int:
+    """A listing's size for ordering only: a backend that gives none (or no number) sorts last."""
+    try:
+        return int(info.get("size") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
