@@ -114,7 +114,7 @@ def canonicalise(
         order.setdefault(mention["canonical"], i)
     summary = []
     for name, counter in votes.items():
-        first_label = next(m["label"] for m in out if m["canonical"] == name)
+        first_label = out[order[name]]["label"]
         best = max(counter.items(), key=lambda kv: (kv[1], kv[0] == first_label))[0]
         summary.append({"name": name, "label": best, "mentions": sum(counter.values())})
     summary.sort(key=lambda row: (-row["mentions"], row["name"]))

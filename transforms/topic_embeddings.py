@@ -45,7 +45,7 @@ WORDLLAMA_CHARS = 4000
 SOFT = ("human_interest", "lifestyle_leisure", "society", "environment", "religion", "education", "labour", "weather", "health")
 SOFT_PENALTY = 1.0
 OTHER_THRESHOLD = 0.10
-CASCADE_MARGIN = 0.4
+CASCADE_MARGIN = 0.3
 TOP_SCORES = 5
 INSTALL_HINT = (
     "the embeddings topic model needs: pip install -e .[embeddings] && "
