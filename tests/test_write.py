@@ -123,3 +123,22 @@ def test_buffered_rows_are_bounded_across_open_partitions(tmp_path, monkeypatch)
     assert len(written) == 5 and sum(w.rows for w in written) == 200
     table = pq.read_table(written[0].path.replace("file://", ""))
     assert table.num_rows == 40 and pq.ParquetFile(written[0].path.replace("file://", "")).num_row_groups > 1
+
+
+def test_dataset_without_any_date_reads_with_the_readme_partitioning(tmp_path):
+    """Every row under date=__HIVE_DEFAULT_PARTITION__: pyarrow cannot guess the date type from
+    the folder names, so the README gives it the types; DuckDB reads it as NULL dates."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    fs = fsspec.filesystem("file")
+    list(write_articles(fs, str(tmp_path), [_article(1, None, "other"), _article(2, None, "sport")], "run1", 100))
+    partitioning = ds.partitioning(pa.schema([("date", pa.date32()), ("topic", pa.string())]), flavor="hive")
+    table = ds.dataset(str(tmp_path), format="parquet", partitioning=partitioning).to_table().sort_by("source_path")
+    assert table.column("date").to_pylist() == [None, None]
+    assert table.column("topic").to_pylist() == ["other", "sport"]
+    rows = duckdb.sql(
+        f"SELECT source_path, date, topic FROM read_parquet('{tmp_path}/*/*/*.parquet', hive_partitioning = true) ORDER BY 1"
+    ).fetchall()
+    assert rows == [("in/1.txt", None, "other"), ("in/2.txt", None, "sport")]
