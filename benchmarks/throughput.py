@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  against the nlp.pipe loop alone (model already loaded, {results[RAW1]['load_seconds']:.1f} s not counted): "
         f"1 worker {pipe1 / loop[RAW1]:.2f}x, 2 workers {pipe2 / loop[RAW2]:.2f}x"
     )
-    # One process each: CPU seconds (all threads) count the work done, and drift less than the
-    # wall clock when the machine's speed changes between runs.
+    # One process each: CPU seconds (all threads) against the wall clock show whether a side
+    # waited rather than worked (here both work throughout: CPU seconds ~ wall seconds).
     cpu = {k: _median(r["cpu_seconds"] for r in rounds[k]) for k in (PIPE1, RAW1, RAW1_NER)}
     print(
         f"  by CPU seconds in the one process (medians: pipeline {cpu[PIPE1]:.1f}, raw {cpu[RAW1]:.1f}, raw on the "
