@@ -13,7 +13,9 @@ measures in one run:
   (c) raw spaCy again over only the bodies the pipeline ran NER on: the pipeline skips NER where
       no model is configured for the article's language (the corpus, like the development set,
       has pages in other languages), so (a)/(b) credits it with that saving and (a)/(c) does not;
-  (d) per-article cost of cleaning and of topic assignment relative to NER.
+  (d) both again, 1 worker, with a tokenizer-only spaCy model: the difference is the pipeline's own
+      work per article (reading, cleaning, topics, writing, Beam, start-up), free of NER's noise;
+  (e) per-article cost of cleaning and of topic assignment relative to NER.
 It prints articles/s, the ratios on matching cores, and each run's peak RSS. Run it on an
 otherwise idle machine: other processes distort the 2-worker figures, and even idle, this
 machine's speed drifts by up to ~10% over minutes, so ``--rounds 3`` runs everything in turn
@@ -48,19 +50,36 @@ def _child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def raw_spacy(texts_file: pathlib.Path, n_process: int) -> dict:
+def raw_spacy(texts_file: pathlib.Path, n_process: int, model: pathlib.Path | None = None) -> dict:
     return _child(
         f"""
 import json, time
 texts = json.loads(open({str(texts_file)!r}, encoding='utf-8').read())
 start, cpu = time.perf_counter(), time.process_time()
 from transforms.entities import default_model, load_ner  # imports spaCy: the pipeline's run pays this too
-nlp = load_ner(default_model())
+nlp = load_ner({str(model) if model else None!r} or default_model())
 loaded = time.perf_counter()
 n = sum(1 for _ in nlp.pipe(texts, batch_size=64, n_process={n_process}))
 end = time.perf_counter()
 result = {{'articles': n, 'seconds': end - start, 'load_seconds': loaded - start, 'cpu_seconds': time.process_time() - cpu}}
 """
+    )
+
+
+def blank_model(directory: pathlib.Path) -> pathlib.Path:
+    """An English spaCy pipeline that only tokenizes (plus an entity ruler, so the pipeline
+    accepts it as an entity model): with it on both sides, NER is out of the comparison and
+    what remains of the pipeline's time is its own work."""
+    return pathlib.Path(
+        _child(
+            f"""
+import spacy
+nlp = spacy.blank('en')
+nlp.add_pipe('entity_ruler').add_patterns([{{'label': 'ORG', 'pattern': 'Reuters'}}])
+nlp.to_disk({str(directory)!r})
+result = {{'path': {str(directory)!r}}}
+"""
+        )["path"]
     )
 
 
@@ -136,6 +155,7 @@ def memory_check(work: pathlib.Path, n: int, flags: tuple[str, ...]) -> int:
 
 PIPE1, PIPE2 = "pipeline, DirectRunner 1 worker", "pipeline, DirectRunner 2 workers"
 RAW1, RAW2 = "raw spaCy, 1 process", "raw spaCy, n_process=2"
+PIPE1_BLANK, RAW1_BLANK = "pipeline, 1 worker, tokenizer-only model", "raw spaCy, 1 process, tokenizer-only model"
 RAW1_NER, RAW2_NER = "raw spaCy on the bodies given NER, 1 process", "raw spaCy on the bodies given NER, n_process=2"
 
 
@@ -196,9 +216,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run
 
+    blank = blank_model(work / "blank_model")
     configs = {
         PIPE1: pipeline(1),
         PIPE2: pipeline(2),
+        PIPE1_BLANK: lambda r: pipeline_run(corpus, work / f"out-blank-{r}", 1, (*flags, "--spacy_model", str(blank))),
+        RAW1_BLANK: lambda r: raw_spacy(texts["all"], 1, blank),
         RAW1: lambda r: raw_spacy(texts["all"], 1),
         RAW2: lambda r: raw_spacy(texts["all"], 2),
         RAW1_NER: lambda r: raw_spacy(texts["ner"], 1),
@@ -250,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
 
     costs = stage_costs(corpus, flags)
     ner_ms = 1000 / loop[RAW1]
+    own_ms = 1000 * (results[PIPE1_BLANK]["seconds"] - results[RAW1_BLANK]["seconds"]) / n_all
+    print(
+        f"the pipeline's own work, 1 worker (both sides with a tokenizer-only model, so NER is out): {own_ms:.1f} ms "
+        f"per article, start-up included ({100 * own_ms / ner_ms:.0f}% of NER; a 0.95x like for like needs about 5%)"
+    )
     print(
         f"per article: NER {ner_ms:.1f} ms, cleaning {costs['clean_ms']:.2f} ms "
         f"({100 * costs['clean_ms'] / ner_ms:.1f}% of NER, target <= 5%), topics {costs['topics_ms']:.2f} ms "

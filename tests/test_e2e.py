@@ -240,6 +240,7 @@ def test_benchmark_smoke():
     assert 0 < int(rows["raw spaCy on the bodies given NER, 1 process"][0]) <= 6
     assert f"end-to-end / raw spaCy on the same {written} bodies: 1 worker" in result.stdout
     assert "like for like" in result.stdout and "per article: NER" in result.stdout
+    assert "the pipeline's own work, 1 worker" in result.stdout
 
 
 def test_hostile_inputs_are_written_or_rejected_and_nothing_escapes_the_output(tmp_path):
