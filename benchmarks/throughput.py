@@ -18,7 +18,7 @@ measures in one run:
   (e) per-article cost of cleaning and of topic assignment relative to NER.
 It prints articles/s, the ratios on matching cores, and each run's peak RSS. Run it on an
 otherwise idle machine: other processes distort the 2-worker figures, and even idle, this
-machine's speed drifts by up to ~10% over minutes, so ``--rounds 3`` runs everything in turn
+machine's speed drifts by up to ~25% over minutes, so ``--rounds 3`` (about 13 minutes; one round about 4½) runs everything in turn
 three times and reports the medians.
 """
 from __future__ import annotations
