@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         RAW1_NER: lambda r: raw_spacy(texts["ner"], 1),
         RAW2_NER: lambda r: raw_spacy(texts["ner"], 2),
     }
-    # The machine's speed drifts by up to ~10% over minutes: with --rounds R each round runs
+    # The machine's speed drifts by up to ~25% over minutes: with --rounds R each round runs
     # everything in turn, and the figures are the medians. Odd rounds run in the reverse
     # order, so a steady drift does not always favour one side. The first run is a pipeline
     # run: raw spaCy needs its output.
