@@ -166,10 +166,6 @@ PIPE1_BLANK, RAW1_BLANK = "pipeline, 1 worker, tokenizer-only model", "raw spaCy
 RAW1_NER, RAW2_NER = "raw spaCy on the bodies given NER, 1 process", "raw spaCy on the bodies given NER, n_process=2"
 
 
-def _median(values) -> float:
-    return statistics.median(list(values))
-
-
 def _rate(run: dict) -> float:
     return run["articles"] / run["seconds"]
 
@@ -265,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # One process each: CPU seconds (all threads) against the wall clock show whether a side
     # waited rather than worked (here both work throughout: CPU seconds ~ wall seconds).
-    cpu = {k: _median(r["cpu_seconds"] for r in rounds[k]) for k in (PIPE1, RAW1, RAW1_NER)}
+    cpu = {k: statistics.median(r["cpu_seconds"] for r in rounds[k]) for k in (PIPE1, RAW1, RAW1_NER)}
     print(
         f"  by CPU seconds in the one process (medians: pipeline {cpu[PIPE1]:.1f}, raw {cpu[RAW1]:.1f}, raw on the "
         f"bodies given NER {cpu[RAW1_NER]:.1f}): 1 worker {cpu[RAW1] / cpu[PIPE1]:.2f}x, like for like {cpu[RAW1_NER] / cpu[PIPE1]:.2f}x"
