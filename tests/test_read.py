@@ -108,6 +108,26 @@ def test_read_article_refuses_large_and_unsupported_files(memdir):
     assert unknown.value.error_type == "unsupported_format"
 
 
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_files_larger_than_a_read_chunk_are_read_whole_up_to_the_cap(extra):
+    """Files are read in READ_CHUNK pieces (not one allocation of --max_article_bytes): a file
+    of exactly the cap is read whole, one byte more is rejected."""
+    from transforms import read
+
+    cap = 3 * read.READ_CHUNK + 7
+    body = (b"word " * cap)[: cap + extra]
+    url = f"memory://chunks-{uuid.uuid4().hex}/big.txt"
+    with fsspec.open(url, "wb") as f:
+        f.write(body)
+    if extra > 0:
+        with pytest.raises(ArticleRejected) as too_large:
+            list(read_records(url, max_bytes=cap))
+        assert too_large.value.error_type == "too_large"
+    else:
+        (article,) = read_records(url, max_bytes=cap)
+        assert article.source_bytes == len(body) and article.text == body.decode()
+
+
 def test_match_and_read_transforms(memdir):
     with test_pipeline() as p:
         matched = p | MatchFiles([memdir, f"{memdir}/nothing-*.txt"])
