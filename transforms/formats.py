@@ -13,6 +13,8 @@ import unicodedata
 from typing import Any
 
 import ftfy
+import ftfy.chardata
+from ftfy.badness import is_bad
 
 from transforms.failures import ArticleRejected
 
@@ -44,13 +46,34 @@ def detect_format(url: str) -> tuple[str, str | None]:
 
 #: What ftfy (as configured) can change in a pure-ASCII line: HTML entities, control characters.
 _ASCII_FIXABLE = re.compile("[&\x00-\x08\x0b\x0e-\x1f\x7f]")
+#: What ftfy's fixers other than the mojibake repair and NFC act on, in any line: HTML entities,
+#: C1 controls, surrogates, and the control characters it removes (its own table).
+_OTHER_FIXABLE = re.compile(
+    "[&\x80-\x9f\ud800-\udfff" + "".join(re.escape(chr(c)) for c in sorted(ftfy.chardata.CONTROL_CHARS)) + "]"
+)
+
+
+def _repair_line(line: str, config: ftfy.TextFixerConfig) -> str:
+    """``ftfy.fix_text(line, config)``, without its dozen passes where none can apply.
+
+    ftfy repairs encoding only where ``is_bad`` sees mojibake, so a line it does not flag, with
+    nothing another fixer acts on, comes out NFC-normalised; and if NFC changes it, ftfy looks
+    again at the normalised line, so that one must not be flagged either.
+    """
+    if line.isascii():
+        return ftfy.fix_text(line, config) if _ASCII_FIXABLE.search(line) else line
+    if not _OTHER_FIXABLE.search(line) and not is_bad(line):
+        normalised = unicodedata.normalize(config.normalization, line) if config.normalization else line
+        if normalised == line or not is_bad(normalised):
+            return normalised
+    return ftfy.fix_text(line, config)
 
 
 def repair_text(text: str) -> tuple[str, bool]:
     """Mojibake repaired with ftfy; True when it changed more than Unicode normalisation.
 
-    Same result as ``ftfy.fix_text``, which fixes line by line, but lines that are plain ASCII
-    with nothing ftfy could change skip its dozen per-line passes (a third of the read cost).
+    Same result as ``ftfy.fix_text``, which fixes line by line, but lines where nothing ftfy
+    could change skip its dozen per-line passes (see `_repair_line`).
     """
     out, config, pos = [], _FTFY, 0
     while pos < len(text):  # ftfy's own segmentation: lines, cut at max_decode_length
@@ -58,7 +81,7 @@ def repair_text(text: str) -> tuple[str, bool]:
         line = text[pos:end]
         if config.unescape_html == "auto" and "<" in line:  # as ftfy: no unescaping from the first tag on
             config = config._replace(unescape_html=False)
-        out.append(line if line.isascii() and not _ASCII_FIXABLE.search(line) else ftfy.fix_text(line, config))
+        out.append(_repair_line(line, config))
         pos = end
     fixed = "".join(out)
     return fixed, fixed != unicodedata.normalize("NFC", text)
