@@ -360,7 +360,7 @@ def test_sentence_ends_of_other_scripts_count_as_finished_sentences(line):
 
 
 def test_line_features_of_a_very_long_page_take_bounded_memory():
-    """A page near --max_article_bytes (2 MB) once took ~280 bytes a character in numpy
+    """A page near --max_article_bytes (2 MB) once took about 285 bytes a character in numpy
     temporaries (about 0.5 GB); the per-line counts now need a few dozen."""
     import tracemalloc
 

@@ -44,10 +44,8 @@ def detect_format(url: str) -> tuple[str, str | None]:
     return FORMATS[suffix], compression
 
 
-#: What ftfy (as configured) can change in a pure-ASCII line: HTML entities, control characters.
-_ASCII_FIXABLE = re.compile("[&\x00-\x08\x0b\x0e-\x1f\x7f]")
-#: What ftfy's fixers other than the mojibake repair and NFC act on, in any line: HTML entities,
-#: C1 controls, surrogates, and the control characters it removes (its own table).
+#: What ftfy's fixers other than the mojibake repair and NFC act on: HTML entities, C1 controls,
+#: surrogates, and the control characters it removes (its own table).
 _OTHER_FIXABLE = re.compile(
     "[&\x80-\x9f\ud800-\udfff" + "".join(re.escape(chr(c)) for c in sorted(ftfy.chardata.CONTROL_CHARS)) + "]"
 )
@@ -56,16 +54,17 @@ _OTHER_FIXABLE = re.compile(
 def _repair_line(line: str, config: ftfy.TextFixerConfig) -> str:
     """``ftfy.fix_text(line, config)``, without its dozen passes where none can apply.
 
-    ftfy repairs encoding only where ``is_bad`` sees mojibake, so a line it does not flag, with
-    nothing another fixer acts on, comes out NFC-normalised; and if NFC changes it, ftfy looks
-    again at the normalised line, so that one must not be flagged either.
+    ftfy repairs encoding only where ``is_bad`` sees mojibake (never in ASCII), so a line it does
+    not flag, with nothing another fixer acts on, comes out NFC-normalised; and if NFC changes
+    it, ftfy looks again at the normalised line, so that one must not be flagged either.
     """
-    if line.isascii():
-        return ftfy.fix_text(line, config) if _ASCII_FIXABLE.search(line) else line
-    if not _OTHER_FIXABLE.search(line) and not is_bad(line):
-        normalised = unicodedata.normalize(config.normalization, line) if config.normalization else line
-        if normalised == line or not is_bad(normalised):
-            return normalised
+    if not _OTHER_FIXABLE.search(line):
+        if line.isascii():
+            return line
+        if not is_bad(line):
+            normalised = unicodedata.normalize(config.normalization, line) if config.normalization else line
+            if normalised == line or not is_bad(normalised):
+                return normalised
     return ftfy.fix_text(line, config)
 
 

@@ -282,8 +282,8 @@ def _line_stats(lines: list[str], stop: frozenset | None):
                dense & ~prev_dense,          # starts of runs of unspaced-script letters
                cased & prev,                 # word-initial cased letters
                is_upper & prev)
-    # Per-line counts from one int32 running sum per class: a few bytes per character at a
-    # time (a float matrix of all classes took ~180 bytes a character: 15 MB for a 54k-character page).
+    # Per-line counts from one int32 running sum per class, a few bytes a character at a time
+    # (a float matrix of all classes and its running sum took 176 bytes a character).
     cnt = np.empty((n, len(classes)))
     running = np.zeros(len(cp) + 1, dtype=np.int32)
     for j, members in enumerate(classes):
