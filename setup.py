@@ -34,6 +34,8 @@ setup(
         "python-dateutil>=2.8,<3",
         "pyyaml>=6,<7",
         "numpy>=1.26,<3",
+        # Holds NumPy's BLAS to one thread per worker (--ner_gemm numpy).
+        "threadpoolctl>=3.1,<4",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7"],

@@ -58,6 +58,7 @@ class RunConfig:
     max_article_bytes: int
     jsonl_fields: JsonlFields
     ner_batch_size: int
+    ner_gemm: str
     max_rows_per_file: int
     min_rows_per_file: int
     repeated_lines_min_articles: int
@@ -96,6 +97,7 @@ def build(
         max_batch_size=config.ner_batch_size,
         labels=config.entity_labels,
         aliases=config.entity_aliases,
+        gemm=config.ner_gemm,
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
@@ -176,6 +178,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         max_article_bytes=opts.max_article_bytes,
         jsonl_fields=jsonl_fields,
         ner_batch_size=opts.ner_batch_size,
+        ner_gemm=opts.ner_gemm,
         max_rows_per_file=opts.max_rows_per_file,
         min_rows_per_file=opts.min_rows_per_file,
         repeated_lines_min_articles=opts.repeated_lines_min_articles,

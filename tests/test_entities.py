@@ -41,6 +41,27 @@ def test_real_model_keeps_only_what_ner_needs():
     assert ("Vladimir Putin", "PERSON") in [(e.text, e.label_) for e in doc.ents]
 
 
+def test_numpy_gemm_finds_exactly_the_entities_of_spacys_default():
+    from pathlib import Path
+
+    from threadpoolctl import threadpool_info
+
+    texts = [p.read_text("utf-8") for p in sorted((Path(__file__).parent.parent / "samples" / "incoming").glob("*.txt"))]
+    spacy_default, numpy_gemm = load_ner(default_model(), "blis"), load_ner(default_model(), "numpy")
+    assert all(layer.ops.use_blis for layer in spacy_default.get_pipe("ner").model.walk())
+    assert not any(layer.ops.use_blis for layer in numpy_gemm.get_pipe("ner").model.walk())
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+
+    def mentions(nlp):
+        return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+
+    expected = mentions(spacy_default)
+    assert len(texts) >= 5 and sum(map(len, expected)) > 50
+    assert mentions(numpy_gemm) == expected
+    with pytest.raises(ValueError, match="gemm must be one of"):
+        load_ner(default_model(), "mkl")
+
+
 def test_model_without_an_entity_recogniser_is_refused(tmp_path):
     import spacy
 
@@ -113,20 +134,33 @@ def test_articles_without_a_model_for_their_language_keep_no_entities(ruler_mode
         )
 
 
-def test_vocabulary_does_not_grow_with_the_corpus(ruler_model):
-    """Each batch runs in a spaCy memory zone: new words and numbers do not pile up in a long run."""
+def test_vocabulary_stays_bounded_the_model_is_reloaded_when_full(ruler_model, monkeypatch):
+    """Batches share the model's vocabulary and tokenizer cache (what raw spaCy does) until it has
+    gained MAX_NEW_STRINGS strings; then the model is loaded afresh: a long run does not grow."""
+    import transforms.entities as entities
     from transforms.entities import _NerBatchFn
 
-    fn = _NerBatchFn({"en": ruler_model}, ("PERSON", "GPE"), {})
+    monkeypatch.setattr(entities, "MAX_NEW_STRINGS", 60)
+    fn = _NerBatchFn({"en": ruler_model}, ("PERSON", "GPE"), {}, "numpy")
     fn.setup()
+    first_model = fn._models_loaded()["en"]
 
     def batch(n: int) -> list[Article]:
         return [_article(f"{n}-{i}", f"Xi Jinping met envoy{n}x{i} in Beijing on day {n * 1000 + i}.") for i in range(8)]
 
-    first = list(fn.process(batch(0)))
-    strings = len(fn._nlp["en"].vocab.strings)
-    for n in range(1, 6):
+    def gained() -> int:
+        return len(fn._nlp["en"].vocab.strings) - fn._strings_at_load["en"]
+
+    sizes = []
+    for n in range(12):
         out = list(fn.process(batch(n)))
         assert [[e["text"] for e in a.entities] for a in out] == [["Xi Jinping", "Beijing"]] * 8
-    assert len(fn._nlp["en"].vocab.strings) == strings
-    assert first[0].entities[0]["canonical"] == "Xi Jinping"
+        assert out[0].entities[0]["canonical"] == "Xi Jinping"
+        sizes.append(gained())
+    per_batch = sizes[0]
+    assert 0 < per_batch < 60
+    assert max(sizes) < 60 + per_batch  # the bound, overshot by at most one batch
+    assert fn._nlp["en"] is not first_model and any(later < earlier for earlier, later in zip(sizes, sizes[1:]))
+    before = gained()
+    list(fn.process(batch(11)))  # the same words again, with the same model: nothing new to learn
+    assert gained() == before
