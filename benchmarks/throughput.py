@@ -177,6 +177,14 @@ def _median_run(runs: list[dict]) -> dict:
     return {**middle[0], "seconds": statistics.mean(r["seconds"] for r in middle)}
 
 
+def _print_per_round(rounds: dict[str, list[dict]], pairs) -> None:
+    """Raw seconds / pipeline seconds in each round, for (1 worker, 2 workers), and their medians."""
+    ratios = [[raw_r["seconds"] / pipe_r["seconds"] for raw_r, pipe_r in zip(rounds[raw], rounds[pipe])] for raw, pipe in pairs]
+    print(f"  per round (1 worker/2 workers): {'  '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(*ratios))}")
+    one, two = (statistics.median(x) for x in ratios)
+    print(f"  median of the per-round ratios: 1 worker {one:.2f}x, 2 workers {two:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=400, help="corpus size (default: %(default)s)")
@@ -220,20 +228,21 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     blank = blank_model(work / "blank_model")
+    # Each pipeline run sits next to the raw runs it is compared with, so that the machine's
+    # drift (up to ~25% over minutes) weighs on both sides of a ratio alike.
     configs = {
         PIPE1: pipeline(1),
+        RAW1_NER: lambda r: raw_spacy(texts["ner"], 1),
+        RAW1: lambda r: raw_spacy(texts["all"], 1),
         PIPE2: pipeline(2),
+        RAW2_NER: lambda r: raw_spacy(texts["ner"], 2),
+        RAW2: lambda r: raw_spacy(texts["all"], 2),
         PIPE1_BLANK: lambda r: pipeline_run(corpus, work / f"out-blank-{r}", 1, (*flags, "--spacy_model", str(blank))),
         RAW1_BLANK: lambda r: raw_spacy(texts["all"], 1, blank),
-        RAW1: lambda r: raw_spacy(texts["all"], 1),
-        RAW2: lambda r: raw_spacy(texts["all"], 2),
-        RAW1_NER: lambda r: raw_spacy(texts["ner"], 1),
-        RAW2_NER: lambda r: raw_spacy(texts["ner"], 2),
     }
-    # The machine's speed drifts by up to ~25% over minutes: with --rounds R each round runs
-    # everything in turn, and the figures are the medians. Odd rounds run in the reverse
-    # order, so a steady drift does not always favour one side. The first run is a pipeline
-    # run: raw spaCy needs its output.
+    # With --rounds R each round runs everything in turn, and the figures are the medians. Odd
+    # rounds run in the reverse order, so a steady drift does not always favour one side. The
+    # first run is a pipeline run: raw spaCy needs its output.
     rounds = {name: [] for name in configs}
     for r in range(args.rounds):
         for name in list(configs)[:: 1 if r % 2 == 0 else -1]:
@@ -249,11 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(target >= 0.95), 2 workers {pipe2 / _rate(results[RAW2]):.2f}x (target >= 0.90)"
     )
     if args.rounds > 1:
-        pairs = ((RAW1, PIPE1), (RAW2, PIPE2))
-        ratios = [[_rate(rounds[pipe][r]) / _rate(rounds[raw][r]) for r in range(args.rounds)] for raw, pipe in pairs]
-        print(f"  per round (1 worker/2 workers): {'  '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(*ratios))}")
-        one_r, two_r = (statistics.median(x) for x in ratios)
-        print(f"  median of the per-round ratios (each pair measured minutes apart): 1 worker {one_r:.2f}x, 2 workers {two_r:.2f}x")
+        _print_per_round(rounds, ((RAW1, PIPE1), (RAW2, PIPE2)))
     loop = {k: r["articles"] / (r["seconds"] - r["load_seconds"]) for k, r in results.items() if "load_seconds" in r}
     print(
         f"  against the nlp.pipe loop alone (model already loaded, {results[RAW1]['load_seconds']:.1f} s not counted): "
@@ -273,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         f"like for like (the pipeline ran NER on {n_ner} of the {n_all}; raw spaCy on those {n_ner} only): "
         f"1 worker {like[RAW1_NER] / results[PIPE1]['seconds']:.2f}x, 2 workers {like[RAW2_NER] / results[PIPE2]['seconds']:.2f}x"
     )
+    if args.rounds > 1:
+        _print_per_round(rounds, ((RAW1_NER, PIPE1), (RAW2_NER, PIPE2)))
 
     costs = stage_costs(corpus, flags)
     ner_ms = 1000 / loop[RAW1]
