@@ -6,6 +6,8 @@ import secrets
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.entities import NER_GEMM
+
 DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
 #: Numbers, dates, money and the like are not entities for the entity table.
 DEFAULT_ENTITY_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "LAW", "WORK_OF_ART")
@@ -121,10 +123,10 @@ class IngestOptions(PipelineOptions):
         )
         parser.add_argument(
             "--ner_gemm",
-            choices=("numpy", "blis"),
+            choices=NER_GEMM,
             default="numpy",
             help="What multiplies the matrices of spaCy's layers: numpy (NumPy's BLAS, one thread per worker; "
-            "NER ran 8%% faster than with BLIS on the benchmark machine, same entities) or blis (spaCy's own "
+            "NER ran 5-8%% faster than with BLIS on the benchmark machine, same entities) or blis (spaCy's own "
             "default). Default: %(default)s.",
         )
         parser.add_argument(

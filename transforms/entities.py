@@ -104,11 +104,11 @@ NER_GEMM = ("numpy", "blis")
 def load_ner(name: str, gemm: str = "blis"):
     """Load a spaCy pipeline keeping only what named entities need.
 
-    ``gemm="blis"`` is spaCy's own setting. ``"numpy"`` builds the layers on thinc's NumpyOps
+    ``gemm="blis"`` is spaCy's own setting. ``"numpy"`` puts every layer on thinc's NumpyOps
     without BLIS, so their matrix products go to NumPy's BLAS (OpenBLAS in NumPy's wheels),
     held to one thread because a Beam worker is one core's share of the work. On the benchmark
     machine (2 cores, Sapphire Rapids) OpenBLAS does the tok2vec products in half BLIS's time
-    and NER ran 8% faster, with the same entities on 400 articles.
+    and NER ran 5-8% faster, with the same entities on 400 articles.
     """
     import spacy
 
