@@ -5,8 +5,22 @@ import argparse
 import logging
 import sys
 
-from pipeline.errors import UsageError
-from pipeline.options import DRY_RUN_HELP, IngestOptions
+
+def _without_import_chatter(record: logging.LogRecord) -> bool:
+    # Beam warns on import that Google Cloud's optional client is absent: nothing a user can act on.
+    return "apitools not found" not in record.getMessage()
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_without_import_chatter)
+
+
+_configure_logging()  # before the imports below: importing Beam logs
+
+from pipeline.errors import UsageError  # noqa: E402
+from pipeline.options import DRY_RUN_HELP, IngestOptions  # noqa: E402
 
 EPILOG = """\
 Every Apache Beam pipeline option passes through as well, for example:
@@ -14,6 +28,13 @@ Every Apache Beam pipeline option passes through as well, for example:
   --direct_num_workers 2 --direct_running_mode multi_processing   (use both cores locally)
   --setup_file ./setup.py   (ship this project to remote workers)
 See https://beam.apache.org/documentation/runners/capability-matrix/ and each runner's page.
+
+exit status:
+  0  published (or nothing new to publish), nothing alarming
+  1  failed: nothing was published (the error and its traceback say why)
+  2  usage error: a flag, file, model or output that cannot be used; nothing was done
+  3  published, but an --input pattern matched no file, or more than --max_reject_ratio
+     of the records processed were rejected
 
 example:
   python -m pipeline --input 'samples/incoming/*.txt' --output output/samples
@@ -38,15 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     if "-h" in argv or "--help" in argv:
         help_parser().print_help()
         return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from pipeline.main import run  # imported late: --help should not pay for Beam and spaCy
+    from pipeline.main import exit_status, run  # imported late: --help should not pay for Beam and spaCy
 
     try:
-        run(argv)
+        manifest = run(argv)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    if manifest.get("dry_run"):
+        return 0
+    ratio = manifest.get("options", {}).get("max_reject_ratio", 0.5)
+    status, problems = exit_status(manifest, 0.5 if ratio is None else ratio)
+    for problem in problems:
+        print(f"warning: {problem} (exit status 3)", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

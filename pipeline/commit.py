@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -29,9 +30,10 @@ import time
 from typing import Any, Iterator
 
 import fsspec
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import faults
+from pipeline import faults, ledger
 from pipeline.errors import UsageError
 from transforms.write import merge_files
 
@@ -73,6 +75,23 @@ class DatasetOutput:
     def open(self, relative: str, mode: str = "rb"):
         return self.fs.open(self._path(relative), mode)
 
+    def check_writable(self) -> None:
+        """Stop before any work, with a one-line reason, when the output cannot be a dataset
+        root: a regular file, under a file, or (locally) a folder this process may not write."""
+        if "file" not in _protocols(self.fs):
+            if self.fs.isfile(self.root):
+                raise UsageError(f"--output {self.url} is a file, not a folder")
+            return
+        path = self.root
+        while not os.path.exists(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+        if not os.path.isdir(path):
+            what = "is a file" if path == self.root else f"is under {path}, which is a file"
+            raise UsageError(f"--output {self.url} {what}, not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            reason = "is on a read-only file system" if _read_only(path) else "is not writable by this user"
+            raise UsageError(f"--output {self.url}: {path} {reason}")
+
     # -- lock ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -80,8 +99,16 @@ class DatasetOutput:
         """Hold ``<output>/_lock`` for the duration; a dead or timed-out holder is taken over."""
         path = self._path(LOCK)
         me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": _now()}
-        self.fs.makedirs(self.root, exist_ok=True)
-        if not self._create_exclusive(path, me):
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+            created = self._create_exclusive(path, me)
+        except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+            raise UsageError(f"--output {self.url}: cannot write there ({exc.strerror or exc})") from exc
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UsageError(f"--output {self.url}: cannot write there ({exc.strerror or exc})") from exc
+        if not created:
             holder = self._read_json(path) or {}
             if not _is_stale(holder, stale_after_s):
                 raise OutputLocked(
@@ -131,23 +158,51 @@ class DatasetOutput:
         found = [self._read_json(p) for p in self.fs.glob(runs + "/*.json")]
         return sorted((m for m in found if m and "published_at" in m), key=lambda m: (m["published_at"], m["run_id"]))
 
-    def committed_inputs(self) -> dict[str, dict[str, Any]]:
-        """source_id -> the latest committed outcome of that input (with its content hash and,
-        when written, its file); inputs whose file a later run replaced are forgotten."""
+    def index_batches(self) -> Iterator[pa.RecordBatch]:
+        """The committed-input index (see `pipeline.ledger`), a row group at a time; built from
+        the per-run ledgers when the output predates it."""
+        path = self._path(ledger.INPUTS)
+        if self.fs.exists(path):
+            with self.fs.open(path, "rb") as f:
+                yield from ledger.read_batches(f)
+            return
+        legacy = list(self._legacy_entries())
+        if legacy:
+            yield from ledger.as_table(legacy).to_batches()
+
+    def fingerprints(self) -> dict[str, Any]:
+        """fingerprint -> the settings it stands for."""
+        return self._read_json(self._path(ledger.FINGERPRINTS)) or {}
+
+    def _legacy_entries(self) -> Iterator[dict[str, Any]]:
+        """Index rows from the per-run ledgers of a version without the index: each input's
+        latest committed outcome; inputs whose file a later run replaced are forgotten."""
         latest: dict[str, dict[str, Any]] = {}
         for manifest in self.manifests():
             # Rows of merged files reappear below, in this run's ledger, as "moved".
             for rel in manifest.get("replaced_files", []) + manifest.get("merged_files", []):
-                for source_id in [k for k, v in latest.items() if v.get("file") == rel]:
-                    del latest[source_id]
+                for sid in [k for k, v in latest.items() if v.get("file") == rel]:
+                    del latest[sid]
             inputs_file = manifest.get("inputs_file")
             if not inputs_file or not self.fs.exists(self._path(inputs_file)):
                 continue
             with self.fs.open(self._path(inputs_file), "rt", encoding="utf-8") as f:
                 for line in f:
                     entry = json.loads(line)
-                    latest[source_id_of(entry)] = {**entry, "run_id": manifest["run_id"]}
-        return latest
+                    if entry.get("stage") == "match":
+                        continue
+                    previous = latest.get(source_id_of(entry), {})
+                    latest[source_id_of(entry)] = {
+                        "source_path": entry["source_path"],
+                        "source_line": entry.get("source_line") or 0,
+                        "content_sha256": entry.get("content_sha256"),
+                        "fingerprint": ledger.LEGACY,
+                        "outcome": ledger.REJECTED if entry["outcome"] == "rejected" else ledger.WRITTEN,
+                        "file": entry.get("file"),
+                        "run_id": previous.get("run_id") if entry["outcome"] == "moved" else manifest["run_id"],
+                        "error": f"{entry.get('stage')}:{entry.get('error_type')}" if entry["outcome"] == "rejected" else None,
+                    }
+        yield from latest.values()
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -182,19 +237,21 @@ class DatasetOutput:
         self,
         run_id: str,
         mode: str = "incremental",
-        committed: dict[str, dict[str, Any]] | None = None,
+        fingerprint: str = ledger.LEGACY,
+        settings: dict[str, Any] | None = None,
         min_rows_per_file: int = 1,
         max_rows_per_file: int = 100_000,
         compression: str = "zstd",
-    ) -> dict[str, Any]:
-        """Move the staged run into place, apply what its mode replaces, write its manifest.
+    ) -> dict[str, Any] | None:
+        """Move the staged run into place, apply what its mode replaces, write its manifest;
+        None when the run has nothing to publish (every input skipped): then nothing is written.
 
-        incremental: rows of inputs this run processed again (changed content) are removed
-        from the files that held them (those files are rewritten without them);
-        overwrite_partitions: every older file in a partition this run wrote is removed;
-        rebuild: every older file in the dataset is removed.
+        Rows of inputs this run processed again are removed from the older files that held them
+        (those files are rewritten without them); overwrite_partitions: every older file in a
+        partition this run wrote is removed; rebuild: every older file in the dataset is removed.
         A small file this run adds to a partition is merged with the partition's earlier small
-        files (see `_stage_merges`), so daily runs do not pile up tiny files.
+        files (see `_stage_merges`), so daily runs do not pile up tiny files. The ledger, the
+        committed-input index and the data move in under one journal.
         """
         stage = self._path(STAGING, run_id)
         summary = self.staged_summary(run_id)
@@ -204,41 +261,65 @@ class DatasetOutput:
         staged = sorted(committed_files + rejections)
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
         existing = self.partition_files()
+        this_run = self._staged_keys(stage, staged)
         rewrites: list[dict[str, Any]] = []
         if mode == "rebuild":
             deletes = existing
-        elif mode == "overwrite_partitions":
-            deletes = [f for f in existing if posixpath.dirname(f) in new_partitions]
         else:
-            deletes = []
-            rewrites = self._stage_rewrites(run_id, staged, committed or {})
+            deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
+            rewrites = self._stage_rewrites(run_id, this_run, set(deletes))
+        if not committed_files and not deletes and not rewrites and not this_run.num_rows:
+            self.fs.rm(stage, recursive=True)  # every input skipped: a no-op leaves no trace
+            self._remove_empty_staging()
+            return None
         merged: list[str] = []
         if min_rows_per_file > 1:
             untouchable = set(deletes) | {r["file"] for r in rewrites}
             staged, merged = self._stage_merges(
                 run_id, staged, untouchable, min_rows_per_file, max_rows_per_file, compression
             )
+        run_rows, moved = self._stage_ledger(run_id, stage, staged, fingerprint)
+        removed = set(deletes) | set(merged) | {r["file"] for r in rewrites if not r["staged"]}
+        self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
+        with self.fs.open(posixpath.join(stage, ledger.INPUTS), "wb") as out, ledger.index_writer(out) as writer:
+            forgotten = ledger.update_index(self.index_batches(), run_rows, moved, removed, writer, replace_all=mode == "rebuild")
+        known = self.fingerprints()
+        if fingerprint not in known:
+            known[fingerprint] = settings or {}
+        self.fs.pipe_file(posixpath.join(stage, ledger.FINGERPRINTS), json.dumps(known, indent=1, sort_keys=True).encode())
         journal = {
             "run_id": run_id,
             "mode": mode,
-            "files": staged,
+            "files": staged + [ledger_path(run_id), ledger.INPUTS, ledger.FINGERPRINTS],
             "rewrites": rewrites,
             "deletes": deletes,
             "merged": merged,
+            "inputs_forgotten": forgotten,
         }
         faults.reached("publish-before-journal")
         self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
         return self._publish_journal(run_id)
 
-    def _stage_rewrites(self, run_id: str, staged: list[str], committed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def _staged_keys(self, stage: str, staged: list[str]) -> pa.Table:
+        """(source_path, source_line) of every input this run wrote or rejected."""
+        paths, lines = [], []
+        for entry in self._staged_inputs(stage, staged):
+            if entry.get("stage") != "match":
+                paths.append(entry["source_path"])
+                lines.append(entry.get("source_line") or 0)
+        return pa.table({"source_path": pa.array(paths, pa.string()), "source_line": pa.array(lines, pa.int32())})
+
+    def _stage_rewrites(self, run_id: str, this_run: pa.Table, deleted: set[str]) -> list[dict[str, Any]]:
         """For inputs this run processed again, stage their old files rewritten without them."""
         stage = self._path(STAGING, run_id)
+        if not this_run.num_rows:
+            return []
+        again = ledger.entries_of(self.index_batches(), source_ids=ledger.keys_of(this_run).to_pylist())
         drop_by_file: dict[str, set[str]] = {}
-        for entry in self._staged_inputs(stage, staged):
-            old = committed.get(source_id_of(entry))
-            if old and old.get("file"):
-                drop_by_file.setdefault(old["file"], set()).add(source_id_of(entry))
+        for sid, entry in again.items():
+            if entry.file and entry.file not in deleted:
+                drop_by_file.setdefault(entry.file, set()).add(sid)
         rewrites = []
         for rel, drop in sorted(drop_by_file.items()):
             if not self.fs.exists(self._path(rel)):
@@ -255,6 +336,51 @@ class DatasetOutput:
                     pq.write_table(table.take(keep), out, compression="zstd")
             rewrites.append({"file": rel, "staged": staged_rel, "rows_removed": len(ids) - len(keep)})
         return rewrites
+
+    def _stage_ledger(self, run_id: str, stage: str, staged: list[str], fingerprint: str) -> tuple[pa.Table, pa.Table]:
+        """Write this run's ledger (a line per input: written, moved by a merge, or rejected) into
+        staging; return its index rows and the (source_path, source_line, file) of moved rows."""
+        run_rows: list[dict[str, Any]] = []
+        moved: dict[str, list] = {"source_path": [], "source_line": [], "file": []}
+        # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
+        with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
+            for rel in staged:
+                path = posixpath.join(stage, rel)
+                if rel.endswith(".parquet"):
+                    with self.fs.open(path, "rb") as f:
+                        parquet = pq.ParquetFile(f)
+                        partition = posixpath.dirname(rel)
+                        columns = ["source_path", "source_line", "content_sha256", "run_id"]
+                        for batch in parquet.iter_batches(columns=columns):
+                            for row in batch.to_pylist():
+                                # A row another run wrote is here because a merge moved it into this file.
+                                outcome = "written" if row.pop("run_id") == run_id else "moved"
+                                _write_line(out, {**row, "outcome": outcome, "partition": partition, "file": rel})
+                                line = row["source_line"] or 0
+                                if outcome == "moved":
+                                    moved["source_path"].append(row["source_path"])
+                                    moved["source_line"].append(line)
+                                    moved["file"].append(rel)
+                                else:
+                                    run_rows.append(_index_row(row, line, fingerprint, ledger.WRITTEN, rel, run_id))
+                elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
+                    with self.fs.open(path, "rt", encoding="utf-8") as f:
+                        for line in f:
+                            entry = json.loads(line)
+                            _write_line(out, {**entry, "outcome": "rejected"})
+                            if entry.get("stage") != "match":
+                                error = f"{entry.get('stage')}:{entry.get('error_type')}"
+                                run_rows.append(
+                                    {**_index_row(entry, entry.get("source_line") or 0, fingerprint, ledger.REJECTED, None, run_id), "error": error}
+                                )
+        moved_table = pa.table(
+            {
+                "source_path": pa.array(moved["source_path"], pa.string()),
+                "source_line": pa.array(moved["source_line"], pa.int32()),
+                "file": pa.array(moved["file"], pa.string()),
+            }
+        )
+        return ledger.as_table(run_rows), moved_table
 
     def _stage_merges(
         self, run_id: str, staged: list[str], untouchable: set[str], min_rows: int, max_rows: int, compression: str
@@ -344,13 +470,17 @@ class DatasetOutput:
         manifest["rewritten_files"] = journal.get("rewrites", [])
         manifest["replaced_files"] = journal.get("deletes", [])
         manifest["merged_files"] = journal.get("merged", [])
+        manifest["inputs_forgotten"] = journal.get("inputs_forgotten", 0)
         self._write_atomic(self.manifest_path(run_id), json.dumps(manifest, indent=2).encode() + b"\n")
         faults.reached("publish-before-cleanup")
         self.fs.rm(stage, recursive=True)
-        if self.fs.exists(self._path(STAGING)) and not self.fs.ls(self._path(STAGING), detail=False):
-            self.fs.rmdir(self._path(STAGING))
+        self._remove_empty_staging()
         self.fs.pipe_file(self._path(SUCCESS), f"{run_id}\n".encode())
         return manifest
+
+    def _remove_empty_staging(self) -> None:
+        if self.fs.exists(self._path(STAGING)) and not self.fs.ls(self._path(STAGING), detail=False):
+            self.fs.rmdir(self._path(STAGING))
 
     def _move_in(self, stage: str, staged_rel: str, rel: str, run_id: str, allow_done: bool = False) -> None:
         source, target = posixpath.join(stage, staged_rel), self._path(rel)
@@ -363,33 +493,18 @@ class DatasetOutput:
     def _manifest(self, run_id: str, files: list[str]) -> dict[str, Any]:
         summary = self._read_json(self._path(STAGING, run_id, RUNS, f"{run_id}.json")) or {"run_id": run_id}
         outputs = []
-        inputs_rel = posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
-        # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
-        with self._atomic_file(self._path(inputs_rel)) as out:
-            for rel in files:
-                path = self._path(rel)
-                if rel.endswith(".parquet"):
-                    with self.fs.open(path, "rb") as f:
-                        parquet = pq.ParquetFile(f)
-                        outputs.append({"path": rel, "rows": parquet.metadata.num_rows})
-                        partition = posixpath.dirname(rel)
-                        columns = ["source_path", "source_line", "content_sha256", "run_id"]
-                        for batch in parquet.iter_batches(columns=columns):
-                            for row in batch.to_pylist():
-                                # A row another run wrote is here because a merge moved it into this file.
-                                outcome = "written" if row.pop("run_id") == run_id else "moved"
-                                _write_line(out, {**row, "outcome": outcome, "partition": partition, "file": rel})
-                elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
-                    with self.fs.open(path, "rt", encoding="utf-8") as f:
-                        for line in f:
-                            _write_line(out, {**json.loads(line), "outcome": "rejected"})
+        for rel in files:
+            if rel.startswith("date=") and rel.endswith(".parquet"):
+                with self.fs.open(self._path(rel), "rb") as f:
+                    outputs.append({"path": rel, "rows": pq.ParquetFile(f).metadata.num_rows})
         summary.pop("written_files", None)  # staging paths; output_files says where they are now
         return {
             **summary,
             "published_at": _now(),
             "output_files": outputs,
             "rejection_files": [f for f in files if f.startswith(REJECTED + "/")],
-            "inputs_file": inputs_rel,
+            "inputs_file": ledger_path(run_id),
+            "index_file": ledger.INPUTS,
         }
 
     def _write_atomic(self, path: str, data: bytes) -> None:
@@ -406,6 +521,23 @@ class DatasetOutput:
         self.fs.mv(temporary, path)
 
 
+def ledger_path(run_id: str) -> str:
+    return posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
+
+
+def _index_row(entry: dict[str, Any], line: int, fingerprint: str, outcome: str, file: str | None, run_id: str) -> dict[str, Any]:
+    return {
+        "source_path": entry["source_path"],
+        "source_line": line,
+        "content_sha256": entry.get("content_sha256"),
+        "fingerprint": fingerprint,
+        "outcome": outcome,
+        "file": file,
+        "run_id": run_id,
+        "error": None,
+    }
+
+
 def _write_line(out, record: dict[str, Any]) -> None:
     out.write((json.dumps(record, sort_keys=True) + "\n").encode())
 
@@ -414,6 +546,13 @@ def source_id_of(entry: dict[str, Any]) -> str:
     """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (as `Article.source_id`)."""
     line = entry.get("source_line")
     return entry["source_path"] if line is None else f"{entry['source_path']}#L{line}"
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _protocols(fs) -> tuple[str, ...]:

@@ -1,10 +1,14 @@
 """Our flags, as a `PipelineOptions` subclass so every Beam flag passes through untouched."""
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import difflib
 import secrets
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from pipeline.errors import UsageError
 
 from transforms.entities import NER_GEMM
 
@@ -32,6 +36,61 @@ def pop_dry_run(argv: list[str]) -> tuple[list[str], bool]:
         else:
             rest.append(arg)
     return rest, dry
+
+
+class _StrictParser(_BeamArgumentParser):
+    """Beam's own parser, but a bad value is a `UsageError` (one line) instead of argparse's exit."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def all_flags_parser(prog: str = "python -m pipeline") -> argparse.ArgumentParser:
+    """A parser that knows every flag of every registered `PipelineOptions` class, ours and
+    Beam's (runners included), as Beam's own `get_all_options` builds it."""
+    parser = _StrictParser(prog=prog, allow_abbrev=False, add_help=False)
+    classes: dict[str, type] = {}
+    for cls in PipelineOptions.__subclasses__():
+        classes.setdefault(str(cls), cls)
+    for cls in classes.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - how Beam itself collects them
+    return parser
+
+
+def check_flags(argv: list[str]) -> None:
+    """Stop before any work on a flag no options class knows, or a stray positional argument.
+
+    Beam only warns about both and runs anyway, so a mistyped ``--dry-run`` ran for real and an
+    unquoted glob expanded by the shell processed only its first file.
+    """
+    parser = all_flags_parser()
+    _, unknown = parser.parse_known_args(argv)
+    known = sorted({s for a in parser._actions for s in a.option_strings if s.startswith("--")} | {"--dry_run"})
+    for arg in unknown:
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            flag = arg.split("=", 1)[0]
+            raise UsageError(f"unknown flag {flag}{_suggest(flag, known)} (python -m pipeline --help lists them)")
+        raise UsageError(
+            f"unexpected argument {arg!r}: every value belongs to a flag. If the shell expanded a glob, quote it "
+            f"(--input 'dir/*.txt'); for several inputs repeat --input"
+        )
+
+
+def _suggest(flag: str, known: list[str]) -> str:
+    underscored = "--" + flag.lstrip("-").replace("-", "_")
+    if underscored in known:
+        return f"; did you mean {underscored}?"
+    close = difflib.get_close_matches(underscored, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def parse_options(argv: list[str]) -> tuple["IngestOptions", bool]:
+    """(options, dry run) from a command line, strictly: see `check_flags`."""
+    argv, is_dry_run = pop_dry_run(argv)
+    check_flags(argv)
+    return IngestOptions(argv), is_dry_run
 
 
 def new_run_id() -> str:
@@ -164,6 +223,28 @@ class IngestOptions(PipelineOptions):
             default="zstd",
             help="Parquet compression codec. Default: %(default)s.",
         )
+        parser.add_argument(
+            "--retry_rejected",
+            action="store_true",
+            help="incremental mode: process again the inputs a committed run rejected, even when neither they nor "
+            "the settings changed (a changed input, or changed settings, are retried anyway).",
+        )
+        parser.add_argument(
+            "--reprocess_stale",
+            action="store_true",
+            help="incremental mode: process again the inputs written with other settings (another code or model "
+            "version, other rules, --jsonl_fields, ...), replacing their rows. Without it they stay as they are and "
+            "the run says how many there are.",
+        )
+        parser.add_argument(
+            "--max_reject_ratio",
+            type=float,
+            default=0.5,
+            help="Exit with status 3 (published, but look) when more than this share of the records processed was "
+            "rejected. Default: %(default)s.",
+        )
+        parser.add_argument("--verbose", action="store_true", help="Print the run summary in full (every partition).")
+        parser.add_argument("--quiet", action="store_true", help="Print nothing but errors and warnings (for cron).")
         parser.add_argument(
             "--run_id",
             default=None,

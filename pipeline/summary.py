@@ -20,19 +20,12 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.failures import Rejection
-from transforms.read import FileRead
+from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
 from transforms.write import WrittenFile
 
 
 def summary_path(output: str, run_id: str) -> str:
     return posixpath.join(output.rstrip("/"), "_runs", f"{run_id}.json")
-
-
-@dataclasses.dataclass(frozen=True)
-class Skipped:
-    """A record already ingested, unchanged, by a committed run (incremental mode)."""
-
-    source_id: str
 
 
 class _CountRun(beam.CombineFn):
@@ -49,8 +42,12 @@ class _CountRun(beam.CombineFn):
             acc[f"file\t{event.path}"] += event.rows
         elif isinstance(event, Rejection):
             acc[f"rejected\t{event.stage}\t{event.error_type}"] += 1
-        elif isinstance(event, Skipped):
-            acc["skipped"] += 1
+        elif isinstance(event, SkippedInput):
+            if event.reason == HIDDEN_OR_SYSTEM:  # found by a pattern, but not an input
+                acc["ignored"] += 1
+            else:
+                acc["skipped"] += 1
+                acc[f"skipped\t{event.reason}"] += 1
         elif isinstance(event, FileRead):
             acc["files_read"] += 1
             acc["records_read"] += event.records
@@ -93,6 +90,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
     by_error: Counter = Counter()
     partitions: dict[str, int] = {}
     files: dict[str, int] = {}
+    skipped: dict[str, int] = {}
     for key, n in counts.items():
         parts = key.split("\t")
         if parts[0] == "rejected":
@@ -102,6 +100,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
             partitions[parts[1]] = n
         elif parts[0] == "file":
             files[parts[1]] = n
+        elif parts[0] == "skipped" and len(parts) == 2:
+            skipped[parts[1]] = n
     matched = counts["matched"]
     unmatched_patterns = by_stage.get("match", 0)
     rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
@@ -114,7 +114,9 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "records_read": counts["records_read"],
         "articles_written": written,
         "articles_rejected": rejected_records,
-        "skipped_unchanged": counts["skipped"],
+        "skipped": counts["skipped"],
+        "skipped_by_reason": dict(sorted(skipped.items())),
+        "ignored_files": counts["ignored"],
         "rejected_by_stage": dict(sorted(by_stage.items())),
         "rejected_by_reason": dict(sorted(by_error.items())),
         "files_written": counts["written_files"],
@@ -160,23 +162,78 @@ class SummarizeRun(beam.PTransform):
         )
 
 
-def format_summary(summary: dict[str, Any]) -> str:
-    lines = [
-        f"run {summary['run_id']}: {summary['files_matched']} files matched, {summary['records_read']} records read, "
-        f"{summary['articles_written']} articles written, {summary['articles_rejected']} rejected",
-    ]
-    if summary.get("skipped_unchanged"):
-        lines.append(f"  skipped (already ingested, unchanged): {summary['skipped_unchanged']}")
-    if summary["match_rejections"]:
-        lines.append(f"  rejected while matching (patterns without files, directories not followed): {summary['match_rejections']}")
-    for reason, n in summary["rejected_by_reason"].items():
-        lines.append(f"  rejected {reason}: {n}")
-    for partition, n in summary["rows_per_partition"].items():
-        lines.append(f"  {partition}: {n} rows")
-    if summary.get("merged_files"):
-        lines.append(f"  merged {len(summary['merged_files'])} small files of earlier runs into this run's files")
-    if summary.get("ner_articles_per_process"):
-        lines.append(f"  NER articles per worker process: {summary['ner_articles_per_process']}")
+#: Partitions the short summary names; the rest are counted ("and N more").
+TOP_PARTITIONS = 3
+
+
+def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
+    """The run summary for a person: a handful of lines (every partition with ``verbose``)."""
+    n = _plural
+    head = f"run {summary['run_id']}: {n(summary['articles_written'], 'article')} written"
+    head += f", {summary['articles_rejected']} rejected, {summary.get('skipped', 0)} skipped"
+    head += f" ({n(summary['records_read'], 'record')} in {n(summary['files_matched'], 'file')})"
+    lines = [head]
+    if summary["rejected_by_reason"]:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in _largest(summary["rejected_by_reason"]))
+        where = summary.get("rejection_files") or []
+        output = summary.get("output", "")
+        paths = [posixpath.join(output, f) for f in where]
+        lines.append(f"  rejected: {reasons}" + (f"; reasons in {paths[0]}" if len(paths) == 1 else ""))
+        if len(paths) > 1:
+            lines.append(f"  reasons in {posixpath.join(output, '_rejected', summary['run_id'] + '.*.jsonl')}")
+    skipped = summary.get("skipped_by_reason") or {}
+    if skipped.get("unchanged") or skipped.get("rejected_before"):
+        parts = []
+        if skipped.get("unchanged"):
+            parts.append(f"{skipped['unchanged']} unchanged")
+        if skipped.get("rejected_before"):
+            parts.append(f"{skipped['rejected_before']} rejected before (--retry_rejected retries them)")
+        lines.append(f"  skipped, already committed: {', '.join(parts)}")
+    if skipped.get("stale"):
+        which = ", ".join(summary.get("stale_settings") or []) or "other settings"
+        lines.append(
+            f"  {n(skipped['stale'], 'input')} written with other settings ({which}) kept as they are; "
+            f"--reprocess_stale reprocesses them"
+        )
+    if summary.get("ignored_files"):
+        lines.append(f"  ignored {n(summary['ignored_files'], 'hidden or system file')} (.DS_Store, Thumbs.db, dot-files)")
+    partitions = summary.get("rows_per_partition") or {}
+    if partitions:
+        shown = sorted(partitions.items(), key=lambda kv: (-kv[1], kv[0]))
+        if verbose:
+            lines.append(f"  {n(len(partitions), 'partition')}:")
+            lines += [f"    {partition}: {n(rows, 'row')}" for partition, rows in sorted(partitions.items())]
+        else:
+            top = ", ".join(f"{partition} ({rows})" for partition, rows in shown[:TOP_PARTITIONS])
+            more = f", and {len(shown) - TOP_PARTITIONS} more" if len(shown) > TOP_PARTITIONS else ""
+            lines.append(f"  {n(len(partitions), 'partition')}: {top}{more}")
+    rewritten = summary.get("rewritten_files") or []
+    if rewritten:
+        rows = sum(r["rows_removed"] for r in rewritten)
+        lines.append(f"  replaced the old rows of {n(rows, 'changed input')} in {n(len(rewritten), 'file')}")
+    if summary.get("replaced_files"):
+        forgotten = summary.get("inputs_forgotten", 0)
+        lines.append(
+            f"  {summary.get('mode')}: removed {n(len(summary['replaced_files']), 'older file')}"
+            + (f", with the rows of {n(forgotten, 'input')} this run did not process" if forgotten else "")
+        )
+    if verbose:
+        if summary.get("merged_files"):
+            lines.append(f"  merged {n(len(summary['merged_files']), 'small file')} of earlier runs into this run's files")
+        if summary.get("ner_articles_per_process"):
+            lines.append(f"  NER articles per worker process: {summary['ner_articles_per_process']}")
     if not summary["all_inputs_accounted_for"]:
-        lines.append("  ERROR: matched files != written + rejected; some input is unaccounted for")
+        lines.append("  ERROR: matched files != written + rejected + skipped; some input is unaccounted for")
     return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _largest(counts: dict[str, int], top: int = 4) -> list[tuple[str, int]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(ranked) > top:
+        rest = sum(count for _, count in ranked[top - 1 :])
+        ranked = ranked[: top - 1] + [("other reasons", rest)]
+    return ranked

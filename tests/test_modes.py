@@ -29,16 +29,17 @@ def _rows(out):
 def test_incremental_rerun_skips_unchanged_and_replaces_changed(inbox, tmp_path, capsys):
     out = tmp_path / "out"
     first = run(["--input", str(inbox), "--output", str(out), "--run_id", "r1"])
-    assert (first["articles_written"], first["skipped_unchanged"]) == (4, 0)
+    assert (first["articles_written"], first["skipped"]) == (4, 0)
 
     again = run(["--input", str(inbox), "--output", str(out), "--run_id", "r2"])
-    assert (again["articles_written"], again["skipped_unchanged"], again["files_written"]) == (0, 4, 0)
+    assert (again["articles_written"], again["skipped"], again["files_written"]) == (0, 4, 0)
+    assert again["published"] is False  # a no-op run leaves no trace in the output
     assert len(_rows(out)) == 4
 
     changed = inbox / next(p.name for p in inbox.iterdir() if p.name.startswith("003"))
     changed.write_text(changed.read_text("utf-8").replace("Chinese chief Xi Jinping", "Chinese leader Xi Jinping"), "utf-8")
     third = run(["--input", str(inbox), "--output", str(out), "--run_id", "r3"])
-    assert (third["articles_written"], third["skipped_unchanged"]) == (1, 3)
+    assert (third["articles_written"], third["skipped"]) == (1, 3)
     assert [r["rows_removed"] for r in third["rewritten_files"]] == [1]
     rows = _rows(out)
     assert len(rows) == 4  # replaced, not duplicated
@@ -48,9 +49,9 @@ def test_incremental_rerun_skips_unchanged_and_replaces_changed(inbox, tmp_path,
 
     capsys.readouterr()
     plan = run(["--input", str(inbox), "--output", str(out), "--dry_run"])
-    assert (len(plan["new"]), len(plan["changed"]), len(plan["unchanged"])) == (0, 0, 4)
+    assert plan["by_status"] == {"skip:unchanged": 4}
     assert "dry run (incremental)" in capsys.readouterr().out
-    assert sorted(p.name for p in (out / "_runs").glob("*.json")) == ["r1.json", "r2.json", "r3.json"]
+    assert sorted(p.name for p in (out / "_runs").glob("*.json")) == ["r1.json", "r3.json"]
 
 
 def test_overwrite_partitions_and_rebuild_replace_what_they_cover(inbox, tmp_path):
@@ -68,7 +69,7 @@ def test_overwrite_partitions_and_rebuild_replace_what_they_cover(inbox, tmp_pat
     assert [r["run_id"] for r in _rows(out)] == ["r3"]
     # After a rebuild the dropped inputs are forgotten: an incremental run ingests them again.
     back = run(["--input", str(inbox), "--output", str(out), "--run_id", "r4"])
-    assert (back["articles_written"], back["skipped_unchanged"]) == (3, 1)
+    assert (back["articles_written"], back["skipped"]) == (3, 1)
     assert len(_rows(out)) == 4
 
 

@@ -86,7 +86,7 @@ def test_match_pattern_largest_first_for_even_work_across_workers(memdir):
 
     # a.txt 19 bytes, sub/b.txt 21, c.pdf 22; equal sizes keep name order
     fsspec.filesystem("memory").pipe(f"{memdir}/d.txt", b"x" * 19)
-    files, _ = match_pattern(memdir, largest_first=True)
+    files = match_pattern(memdir, largest_first=True).files
     assert files == [f"{memdir}/c.pdf", f"{memdir}/sub/b.txt", f"{memdir}/a.txt", f"{memdir}/d.txt"]
 
 

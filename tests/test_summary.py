@@ -61,7 +61,44 @@ def test_summary_counts_every_input():
     assert summary["rejected_by_stage"] == {"clean": 1, "match": 1, "read": 1}
     assert summary["rows_per_partition"] == {"date=2025-09-02/topic=sport": 5, "date=2025-09-03/topic=politics": 1}
     assert summary["all_inputs_accounted_for"] is True
-    assert "7 files matched, 8 records read, 6 articles written, 2 rejected" in format_summary(summary)
+    assert format_summary(summary).splitlines()[0] == "run r1: 6 articles written, 2 rejected, 0 skipped (8 records in 7 files)"
+
+
+def _summary(**fields):
+    base = {
+        "run_id": "r9", "output": "/data/news", "articles_written": 1, "articles_rejected": 0, "skipped": 0,
+        "records_read": 1, "files_matched": 1, "rejected_by_reason": {}, "rows_per_partition": {},
+        "all_inputs_accounted_for": True,
+    }  # fmt: skip
+    return {**base, **fields}
+
+
+def test_the_printed_summary_stays_short_and_speaks_plainly():
+    partitions = {f"date=2025-09-{d:02d}/topic=t{t}": d + t for d in range(1, 31) for t in range(3)}
+    rejected = {"read:empty_file": 3, "read:binary_content": 1, "clean:no_text_after_cleaning": 2, "read:too_large": 1, "x:y": 1}
+    summary = _summary(
+        articles_written=sum(partitions.values()), articles_rejected=8, records_read=2000, files_matched=1900,
+        rows_per_partition=partitions, rejected_by_reason=rejected,
+        rejection_files=["_rejected/r9.read.jsonl", "_rejected/r9.clean.jsonl"],
+        skipped=7, skipped_by_reason={"unchanged": 4, "stale": 2, "rejected_before": 1}, stale_settings=["topic_model"],
+        ner_articles_per_process={"123": 5}, merged_files=["a"],
+    )  # fmt: skip
+    lines = format_summary(summary).splitlines()
+    assert len(lines) <= 15
+    assert "90 partitions: date=2025-09-30/topic=t2 (32), date=2025-09-29/topic=t2 (31)" in lines[-1]
+    assert lines[-1].endswith("and 87 more")
+    assert "  rejected: 3 read:empty_file, 2 clean:no_text_after_cleaning, 1 read:binary_content, 2 other reasons" in lines
+    assert "  reasons in /data/news/_rejected/r9.*.jsonl" in lines
+    assert any("2 inputs written with other settings (topic_model)" in line and "--reprocess_stale" in line for line in lines)
+    assert not any("NER" in line or "merged" in line for line in lines)  # internals only with --verbose
+    verbose = format_summary(summary, verbose=True).splitlines()
+    assert len(verbose) > 90 and any("NER articles per worker process" in line for line in verbose)
+
+    one = format_summary(_summary(rows_per_partition={"date=2025-09-01/topic=sport": 1}))
+    assert one.splitlines() == [
+        "run r9: 1 article written, 0 rejected, 0 skipped (1 record in 1 file)",
+        "  1 partition: date=2025-09-01/topic=sport (1)",
+    ]
 
 
 def test_summary_flags_a_lost_input():

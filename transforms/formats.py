@@ -117,9 +117,15 @@ def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
         raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", "bad_record")
     text = record.get(fields.text)
     if not isinstance(text, str):
-        raise ArticleRejected(f"field {fields.text!r} is missing or not a string", "bad_record")
+        problem = "is missing" if text is None else f"is a {type(text).__name__}, not a string"
+        keys = ", ".join(repr(k) for k in list(record)[:12]) + (", ..." if len(record) > 12 else "")
+        raise ArticleRejected(
+            f"field {fields.text!r} {problem}; the record's keys are {keys or 'none'}: "
+            f"name the text's key with --jsonl_fields text=KEY",
+            "bad_record",
+        )
     if not text.strip():
-        raise ArticleRejected(f"field {fields.text!r} is empty", "empty_file")
+        raise ArticleRejected(f"field {fields.text!r} is empty", "empty_body")
 
     def optional(key: str) -> str | None:
         value = record.get(key)

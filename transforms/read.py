@@ -22,10 +22,15 @@ import fsspec
 from pipeline import faults
 from schemas.article import Article
 from transforms.failures import REJECTED, ArticleRejected, Rejection, rejection, run_guarded
-from transforms.formats import JsonlFields, detect_format, html_record, jsonl_record, repair_text
+from transforms.formats import COMPRESSIONS, JsonlFields, detect_format, html_record, jsonl_record, repair_text
 
 FILE_READS = "file_reads"
 SKIPPED = "skipped"
+#: Why a matched input is skipped rather than read (`SkippedInput.reason`).
+UNCHANGED = "unchanged"  # written by a committed run, same content, same settings
+STALE = "stale"  # written by a committed run with other settings; kept as it is
+REJECTED_BEFORE = "rejected_before"  # rejected by a committed run, same content, same settings
+HIDDEN_OR_SYSTEM = "hidden_or_system_file"  # .DS_Store, ._*, Thumbs.db, dot-files: not an input
 _GLOB_CHARS = set("*?[")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -41,28 +46,53 @@ PREFERRED_ENCODINGS = ("cp1252", "iso8859_15", "cp1250", "cp1251", "iso8859_2", 
 _MAX_CONTROL_SHARE = 0.01
 
 
+#: Files the operating system or a desktop leaves in folders; never articles.
+OS_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+
+
+def is_hidden_or_system(relative: str) -> bool:
+    """A dot-file (``.DS_Store``, macOS ``._*`` forks), a file in a dot-folder, or an OS file such
+    as ``Thumbs.db``: skipped when a directory or glob finds it, read when named explicitly."""
+    parts = [p for p in relative.split("/") if p]
+    return any(p.startswith(".") for p in parts) or (bool(parts) and parts[-1].lower() in OS_FILES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Matched:
+    """What one input pattern names."""
+
+    files: list[str]
+    #: Hidden and OS files a directory walk or glob found (see `is_hidden_or_system`).
+    ignored: list[str]
+    #: Symbolic links to directories (or broken links), not followed.
+    not_followed: list[str]
+
+
 def expand_pattern(pattern: str) -> list[str]:
     """Files a URL, glob or directory names, sorted; directories are walked recursively."""
-    return list(match_pattern(pattern)[0])
+    return list(match_pattern(pattern).files)
 
 
-def match_pattern(pattern: str, largest_first: bool = False) -> tuple[list[str], list[str]]:
-    """(files, symlinked directories not followed) for a URL, glob or directory.
+def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
+    """The files of a URL, glob or directory.
 
     Directories are walked recursively, but a symbolic link to a directory is not followed
     (it may loop back on itself); it is reported so the caller can say so. Files come in name
     order, or with ``largest_first`` from the largest down (see `MatchFiles`).
     """
     fs, path = fsspec.core.url_to_fs(pattern)
+    base = path
     if _GLOB_CHARS & set(path):
         infos = fs.glob(path, detail=True)
+        base = path[: min(path.find(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
     elif fs.isdir(path):
         infos = fs.find(path, detail=True)
     elif fs.exists(path):
         infos = {path: fs.info(path)}
+        base = None  # named explicitly: read whatever it is
     else:
         infos = {}
-    files, skipped = [], []
+    files, ignored, skipped = [], [], []
     for name, info in sorted(infos.items()):
         kind = info.get("type")
         if info.get("islink") and kind != "file":
@@ -73,13 +103,17 @@ def match_pattern(pattern: str, largest_first: bool = False) -> tuple[list[str],
             if kind != "file":
                 skipped.append(name)
                 continue
-        if kind != "directory":
+        if kind == "directory":
+            continue
+        if base is not None and is_hidden_or_system(name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]):
+            ignored.append(name)
+        else:
             files.append(name)
     if largest_first:
         files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
     keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
     as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
-    return [as_url(p) for p in files], [as_url(p) for p in skipped]
+    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped])
 
 
 def _size(info: Mapping[str, Any]) -> int:
@@ -143,6 +177,82 @@ def _check_text(text: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class SkippedInput:
+    """A matched input that is not read, and why (one of the reasons above)."""
+
+    source_id: str
+    reason: str
+
+
+#: source id -> (content sha256, skip reason): the committed inputs a run skips when their
+#: content is unchanged (built by the driver from the committed-input index).
+Known = Mapping[str, "tuple[str, str]"]
+
+
+def input_digest(url: str) -> str:
+    """A file's content identity, as the ledger records it: the sha256 of its decompressed
+    bytes, or of its raw bytes when it cannot be decompressed. Streams: any size, little memory."""
+    name = url.rsplit("/", 1)[-1].lower()
+    compression = next((c for suffix, c in COMPRESSIONS.items() if name.endswith(suffix)), None)
+    if compression:
+        try:
+            return _sha256_of(url, compression)
+        except Exception:  # noqa: BLE001 - undecompressable: the raw bytes are its identity
+            pass
+    return _sha256_of(url, None)
+
+
+def _sha256_of(url: str, compression: str | None) -> str:
+    digest = hashlib.sha256()
+    with fsspec.open(url, "rb", compression=compression) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def jsonl_lines(f, max_bytes: int) -> Iterator[tuple[int, bytes | None, str]]:
+    """(1-based line number, the line, its sha256) for each non-blank line of a JSON Lines file;
+    the line is None when longer than ``max_bytes`` (then never held whole)."""
+    for number in itertools.count(1):
+        line = f.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            digest = hashlib.sha256(line)
+            while line and not line.endswith(b"\n"):  # the rest of the oversized line
+                line = f.readline(1 << 20)
+                digest.update(line)
+            yield number, None, digest.hexdigest()
+        elif line.strip():  # blank lines separate nothing in JSON Lines; they are not records
+            yield number, line, hashlib.sha256(line).hexdigest()
+
+
+def plan_records(url: str, max_bytes: int, known: Known) -> Iterator[tuple[str, str | None, str | None]]:
+    """(source id, content sha256, skip reason or None) of each record a read of ``url`` meets,
+    decided exactly as `read_records` decides, without parsing anything (for ``--dry_run``)."""
+    previous = known.get(url)
+    digest = input_digest(url)
+    if previous is not None and previous[0] == digest:
+        yield url, digest, previous[1]
+        return
+    try:
+        fmt, compression = detect_format(url)
+    except ArticleRejected:
+        fmt = compression = None
+    if fmt != "jsonl":
+        yield url, digest, None
+        return
+    try:
+        with fsspec.open(url, "rb", compression=compression) as f:
+            for number, _, sha in jsonl_lines(f, max_bytes):
+                source_id = f"{url}#L{number}"
+                entry = known.get(source_id)
+                yield source_id, sha, entry[1] if entry is not None and entry[0] == sha else None
+    except Exception:  # noqa: BLE001 - the read rejects the rest of the file, as one record
+        yield url, digest, None
+
+
+@dataclasses.dataclass(frozen=True)
 class FileRead:
     """How many records one matched file produced (articles + rejected records); for the summary."""
 
@@ -171,27 +281,29 @@ def read_records(
     url: str,
     max_bytes: int,
     jsonl_fields: JsonlFields = JsonlFields(),
-    known: Mapping[str, str] | None = None,
+    known: Known | None = None,
     repair: bool = True,
 ) -> Iterator[Any]:
     """Articles of one file, and rejections for bad records inside it (JSON Lines).
 
     Raises `ArticleRejected` when the file as a whole is unusable. Reads through fsspec's
     decompression, and never more than ``max_bytes`` per article, so a decompression bomb is
-    rejected, not loaded. A record whose source id and content hash are in ``known`` (already
-    ingested by a committed run) is not parsed again: it comes out on the ``skipped`` output.
-    ``repair=False`` skips the mojibake repair (about 3 ms an article), for a pass that only
-    looks at the lines.
+    rejected, not loaded. An input whose source id and content hash are in ``known`` is not
+    parsed again: it comes out on the ``skipped`` output as a `SkippedInput` with the reason
+    ``known`` gives. ``repair=False`` skips the mojibake repair (about 3 ms an article), for a
+    pass that only looks at the lines.
     """
+    known = known or {}
+    previous = known.get(url)
+    if previous is not None and input_digest(url) == previous[0]:
+        yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(url, previous[1]))
+        return
     fmt, compression = detect_format(url)
     with fsspec.open(url, "rb", compression=compression) as f:
         if fmt == "jsonl":
-            yield from _jsonl_records(f, url, max_bytes, jsonl_fields, known or {}, repair)
+            yield from _jsonl_records(f, url, max_bytes, jsonl_fields, known, repair)
             return
         data = _read_capped(f, max_bytes)
-    if known and known.get(url) == hashlib.sha256(data).hexdigest():
-        yield beam.pvalue.TaggedOutput(SKIPPED, url)
-        return
     text, encoding = decode_bytes(data)
     fields: dict[str, Any] = {"text": text}
     if fmt == "html":
@@ -220,22 +332,16 @@ def _article(
 
 
 def _jsonl_records(
-    f, url: str, max_bytes: int, jsonl_fields: JsonlFields, known: Mapping[str, str], repair: bool = True
+    f, url: str, max_bytes: int, jsonl_fields: JsonlFields, known: Known, repair: bool = True
 ) -> Iterator[Any]:
-    for number in itertools.count(1):
-        line = f.readline(max_bytes + 1)
-        if not line:
-            return
-        if len(line) > max_bytes and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):  # skip the rest of the oversized line
-                line = f.readline(1 << 20)
-            yield _rejected_line(url, number, None, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", "too_large"))
+    for number, line, sha in jsonl_lines(f, max_bytes):
+        source_id = f"{url}#L{number}"
+        previous = known.get(source_id)
+        if previous is not None and previous[0] == sha:
+            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(source_id, previous[1]))
             continue
-        if not line.strip():
-            continue  # blank lines separate nothing in JSON Lines; they are not records
-        sha = hashlib.sha256(line).hexdigest()
-        if known.get(f"{url}#L{number}") == sha:
-            yield beam.pvalue.TaggedOutput(SKIPPED, f"{url}#L{number}")
+        if line is None:
+            yield _rejected_line(url, number, sha, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", "too_large"))
             continue
         try:
             record = jsonl_record(json.loads(line.decode("utf-8-sig")), jsonl_fields)
@@ -253,16 +359,19 @@ def _rejected_line(url: str, number: int, sha: str | None, exc: Exception) -> be
 class _MatchFn(beam.DoFn):
     def process(self, pattern: str) -> Iterator[str]:
         try:
-            files, not_followed = match_pattern(pattern, largest_first=True)
+            matched = match_pattern(pattern, largest_first=True)
         except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
             yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
             return
+        for name in matched.ignored:
+            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(name, HIDDEN_OR_SYSTEM))
+        not_followed, files = matched.not_followed, matched.files
         for link in not_followed:
             yield beam.pvalue.TaggedOutput(
                 REJECTED,
                 Rejection(link, "match", "symlink_not_followed", "a symbolic link to a directory (or a broken link) is not followed"),
             )
-        if not files and not not_followed:
+        if not files and not not_followed and not matched.ignored:
             yield beam.pvalue.TaggedOutput(
                 REJECTED, Rejection(pattern, "match", "no_match", "the input pattern matched no file")
             )
@@ -270,7 +379,8 @@ class _MatchFn(beam.DoFn):
 
 
 class MatchFiles(beam.PTransform):
-    """Patterns -> file URLs (main output) and unmatched or failing patterns (``rejected``).
+    """Patterns -> file URLs (main output), unmatched or failing patterns (``rejected``) and
+    the hidden and OS files they found (``skipped``).
 
     Each pattern's files are emitted largest first. The DirectRunner deals the spread files
     to its workers in turn, in that order, so no large file comes last to keep one worker busy
@@ -286,10 +396,10 @@ class MatchFiles(beam.PTransform):
         matched = (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
-            | "Expand" >> beam.ParDo(_MatchFn()).with_outputs(REJECTED, main="files")
+            | "Expand" >> beam.ParDo(_MatchFn()).with_outputs(REJECTED, SKIPPED, main="files")
         )
         files = matched.files | "Spread" >> beam.Reshuffle()
-        return {"files": files, REJECTED: matched[REJECTED]}
+        return {"files": files, REJECTED: matched[REJECTED], SKIPPED: matched[SKIPPED]}
 
 
 class _ReadFn(beam.DoFn):
@@ -297,28 +407,47 @@ class _ReadFn(beam.DoFn):
         self._max_bytes = max_bytes
         self._jsonl_fields = jsonl_fields
         self._known_inputs = known_inputs
-        self._known: dict[str, str] = {}
+        self._known: Known = {}
 
     def setup(self) -> None:
-        if self._known_inputs:
-            with fsspec.open(self._known_inputs, "r", encoding="utf-8") as f:
-                self._known = json.load(f)
+        self._known = load_known(self._known_inputs)
 
     def process(self, url: str) -> Iterator[Any]:
         records = 0
         read = lambda u: read_records(u, self._max_bytes, self._jsonl_fields, self._known)  # noqa: E731
         for output in run_guarded("read", url, read):
+            if isinstance(output, beam.pvalue.TaggedOutput) and output.tag == REJECTED:
+                output = beam.pvalue.TaggedOutput(REJECTED, _with_identity(output.value, url))
             records += 1
             yield output
         yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records))
         faults.reached("read")
 
 
+def _with_identity(rejected: Rejection, url: str) -> Rejection:
+    """A whole-file rejection carries the file's content hash, so the ledger can tell next
+    time whether the same file is back unchanged."""
+    if rejected.content_sha256 is not None or rejected.source_line is not None:
+        return rejected
+    try:
+        return dataclasses.replace(rejected, content_sha256=input_digest(url))
+    except Exception:  # noqa: BLE001 - unreadable: it is retried every run
+        return rejected
+
+
+def load_known(url: str | None) -> dict[str, tuple[str, str]]:
+    """The known-inputs file the driver wrote for this run (see `Known`)."""
+    if not url:
+        return {}
+    with fsspec.open(url, "r", encoding="utf-8") as f:
+        return {source_id: (sha, reason) for source_id, (sha, reason) in json.load(f).items()}
+
+
 class ReadArticles(beam.PTransform):
     """File URLs -> `Article`s (main), rejections, one `FileRead` per file (``file_reads``), and
-    the source ids of records already ingested unchanged (``skipped``).
+    a `SkippedInput` per input a committed run already handled (``skipped``).
 
-    ``known_inputs``: a JSON file ``{source_id: content_sha256}`` of committed inputs.
+    ``known_inputs``: a JSON file ``{source_id: [content_sha256, skip reason]}`` (see `Known`).
     """
 
     def __init__(self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields(), known_inputs: str | None = None):

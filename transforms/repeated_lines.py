@@ -128,14 +128,9 @@ class _LineKeysFn(beam.DoFn):
         self._known_inputs = known_inputs
 
     def setup(self) -> None:
-        import json
+        from transforms.read import load_known
 
-        import fsspec
-
-        self._known: dict[str, str] = {}
-        if self._known_inputs:
-            with fsspec.open(self._known_inputs, "r", encoding="utf-8") as f:
-                self._known = json.load(f)
+        self._known = load_known(self._known_inputs)
 
     def process(self, url: str) -> Iterator[tuple[str, frozenset[int]]]:
         from transforms.clean import to_paragraphs

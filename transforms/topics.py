@@ -15,10 +15,9 @@ from importlib import resources
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import apache_beam as beam
-import fsspec
-import yaml
 
 from schemas.article import Article
+from transforms.datafiles import parse_yaml, read_text
 from transforms.failures import REJECTED, run_guarded
 
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -59,9 +58,8 @@ def load_taxonomy(path: str | None = None) -> Taxonomy:
         text = resources.files("transforms.rules").joinpath("iptc_topics.yaml").read_text("utf-8")
         path = "<packaged iptc_topics.yaml>"
     else:
-        with fsspec.open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-    return parse_taxonomy(yaml.safe_load(text), path)
+        text = read_text(path)
+    return parse_taxonomy(parse_yaml(text, path), path)
 
 
 def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:

@@ -1,0 +1,160 @@
+"""The command line a scheduled job relies on: strict flags, one-line errors with exit 2 for a
+user's mistakes (never a traceback), and exit 3 when a run needs a look."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.__main__ import main
+from tests.conftest import REPO, SAMPLES
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def out(tmp_path):
+    return str(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--dry-run"], "unknown flag --dry-run; did you mean --dry_run?"),
+        (["--topic-model", "keywords"], "unknown flag --topic-model; did you mean --topic_model?"),
+        (["--max_artcle_bytes", "10"], "unknown flag --max_artcle_bytes; did you mean --max_article_bytes?"),
+        (["--no_such_thing=1"], "unknown flag --no_such_thing"),
+        (["--mode", "increment"], "argument --mode: invalid choice: 'increment'"),
+        (["--max_article_bytes", "0"], "--max_article_bytes must be a positive number"),
+        (["--min_rows_per_file", "600", "--max_rows_per_file", "1000"], "at most half"),
+        (["--max_reject_ratio", "2"], "--max_reject_ratio must be within 0-1"),
+        (["--quiet", "--verbose"], "--quiet and --verbose contradict"),
+    ],
+)
+def test_a_mistyped_or_bad_flag_stops_before_any_work(flags, message, out, capsys):
+    assert main(["--input", str(SAMPLES), "--output", out, *flags]) == 2
+    assert message in _one_line_error(capsys)
+    assert not os.path.exists(out)
+
+
+def test_a_misspelt_output_flag_is_named(capsys, tmp_path):
+    assert main(["--input", str(SAMPLES), "--ouput", str(tmp_path / "o")]) == 2
+    assert "unknown flag --ouput; did you mean --output?" in _one_line_error(capsys)
+
+
+def test_a_glob_the_shell_expanded_stops_with_the_hint_to_quote_it(out, capsys):
+    expanded = sorted(str(p) for p in SAMPLES.glob("*.txt"))
+    assert main(["--input", *expanded, "--output", out]) == 2
+    line = _one_line_error(capsys)
+    assert repr(expanded[1]) in line and "quote it (--input 'dir/*.txt')" in line
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output", "/tmp/x"], "--input is required"),
+        (["--input", "x"], "--output is required"),
+    ],
+)
+def test_required_flags(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_output_that_is_a_file_or_under_a_file(tmp_path, capsys):
+    regular = tmp_path / "file.txt"
+    regular.write_text("x")
+    assert main(["--input", str(SAMPLES), "--output", str(regular)]) == 2
+    assert f"--output {regular} is a file, not a folder" in _one_line_error(capsys)
+    assert main(["--input", str(SAMPLES), "--output", str(regular / "sub")]) == 2
+    assert f"is under {regular}, which is a file" in _one_line_error(capsys)
+    assert regular.read_text() == "x"
+
+
+def test_output_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    # Root may write anywhere, so the permission answer is what the check is given here.
+    import pipeline.commit
+
+    monkeypatch.setattr(pipeline.commit.os, "access", lambda path, mode: False)
+    assert main(["--input", str(SAMPLES), "--output", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path} is not writable by this user" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("flag", ["--rules", "--topics", "--entity_aliases"])
+def test_yaml_syntax_error_names_the_flag_file_line_and_column(flag, tmp_path, out, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: x\n    pattern: [unclosed\n")
+    assert main(["--input", str(SAMPLES), "--output", out, flag, str(bad)]) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith(f"error: {flag}: {bad}: YAML syntax error at line 4, column 1"), line
+
+
+@pytest.mark.parametrize("flag", ["--rules", "--topics", "--entity_aliases"])
+def test_a_missing_data_file_names_its_flag(flag, tmp_path, out, capsys):
+    assert main(["--input", str(SAMPLES), "--output", out, flag, str(tmp_path / "nope.yaml")]) == 2
+    assert _one_line_error(capsys) == f"error: {flag}: {tmp_path / 'nope.yaml'}: no such file"
+
+
+@pytest.mark.parametrize(
+    "setting, hint",
+    [
+        ("de=de_core_news_sm", "python -m spacy download de_core_news_sm"),
+        ("en=en_core_web_sm,fr=fr_core_news_md", "python -m spacy download fr_core_news_md"),
+        ("/no/such/model", "spaCy model directory '/no/such/model' does not exist"),
+    ],
+)
+def test_a_missing_spacy_model_says_how_to_install_that_model(setting, hint, out, capsys, monkeypatch):
+    import transforms.entities
+
+    # en_core_web_sm may or may not be installed here; the message is about the other one.
+    real = transforms.entities.importlib.util.find_spec
+    monkeypatch.setattr(transforms.entities.importlib.util, "find_spec", lambda n: real("os") if n == "en_core_web_sm" else real(n))
+    assert main(["--input", str(SAMPLES), "--output", out, "--spacy_model", setting]) == 2
+    assert hint in _one_line_error(capsys)
+
+
+def test_nothing_matched_exits_3_and_creates_no_output(tmp_path, out, capsys):
+    assert main(["--input", str(tmp_path / "missing-folder"), "--input", str(tmp_path / "*.txt"), "--output", out]) == 3
+    err = capsys.readouterr().err
+    assert f"--input {tmp_path / 'missing-folder'} matched no file" in err and "Traceback" not in err
+    assert not os.path.exists(out)
+
+
+def test_a_pattern_without_files_or_too_many_rejections_exit_3_after_publishing(tmp_path, out, capsys):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "good.txt")
+    common = ["--output", out, "--topic_model", "keywords"]
+    assert main(["--input", str(inbox), "--input", str(tmp_path / "none-*.txt"), *common]) == 3
+    assert "1 input pattern matched no file" in capsys.readouterr().err
+    assert os.path.exists(os.path.join(out, "_SUCCESS"))
+
+    for i in range(2):
+        (inbox / f"empty{i}.txt").write_bytes(b"")
+    assert main(["--input", str(inbox), *common]) == 3
+    assert "2 of 2 records were rejected, more than --max_reject_ratio 0.5" in capsys.readouterr().err
+    (inbox / "empty2.txt").write_bytes(b"")
+    assert main(["--input", str(inbox), *common, "--max_reject_ratio", "1"]) == 0
+
+
+def test_the_real_command_line_prints_one_line_under_its_own_name(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(SAMPLES), "--output", str(tmp_path), "--mode", "increment"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: argument --mode: invalid choice: 'increment' (choose from 'incremental', 'overwrite_partitions', 'rebuild')"
+    ]
+    usage = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert usage.stdout.startswith("usage: python -m pipeline") and "exit status:" in usage.stdout

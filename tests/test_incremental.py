@@ -1,0 +1,142 @@
+"""The scheduled-run contract: what a re-run skips, retries and replaces, decided from the
+committed-input index and the processing fingerprint, and a dry run that says exactly that."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.main import run
+from schemas.article import read_dataset
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.e2e
+
+FEED = [
+    {"body": "The harbour authority opened a new ferry terminal on Monday. Officials said it would serve two million passengers a year.", "headline": "Ferry terminal opens"},
+    {"body": "Farmers in the valley reported an early harvest after a warm spring. Prices at the local market fell as supply rose.", "headline": "Early harvest"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    """Text, gzipped text, gzipped HTML, a JSON Lines feed with a bad line, a file that is rejected."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), folder / "a.txt")
+    shutil.copy(next(SAMPLES.glob("007_*.txt.gz")), folder / "b.txt.gz")
+    (folder / "c.html.gz").write_bytes(gzip.compress(next(SAMPLES.glob("005_*.html")).read_bytes()))
+    lines = [json.dumps({"text": r["body"], "title": r["headline"]}) for r in FEED] + ["{not json"]
+    (folder / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "empty.txt").write_bytes(b"")
+    return folder
+
+
+def _flags(ruler_model, out, *extra):
+    return ["--output", str(out), "--topic_model", "keywords", "--spacy_model", ruler_model, *extra]
+
+
+def _processed(summary):
+    return summary["articles_written"] + summary["articles_rejected"]
+
+
+def test_the_dry_run_says_what_the_run_then_does(inbox, tmp_path, ruler_model):
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    for attempt in ("first run", "unchanged re-run", "one file changed"):
+        if attempt == "one file changed":
+            (inbox / "a.txt").write_text((inbox / "a.txt").read_text() + "\nOne more line of reporting.\n")
+        plan = run([*flags, "--dry_run"])
+        summary = run(flags)
+        assert plan["records_to_process"] == _processed(summary), attempt
+        assert plan["records_to_skip"] == summary["skipped"], attempt
+        skipped = {k.removeprefix("skip:"): v for k, v in plan["by_status"].items() if k.startswith("skip:")}
+        assert skipped == summary["skipped_by_reason"], attempt
+    assert plan["by_status"] == {"changed": 1, "skip:rejected_before": 2, "skip:unchanged": 4}
+    assert plan["files_with_rows_replaced"] and summary["rewritten_files"][0]["file"] == plan["files_with_rows_replaced"][0]
+
+
+def test_rejected_records_are_retried_once_the_settings_are_fixed(tmp_path, ruler_model):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in FEED) + "\n")
+    out = tmp_path / "out"
+    first = run(["--input", str(inbox), *_flags(ruler_model, out)])
+    assert (first["articles_written"], first["articles_rejected"]) == (0, 2)
+    (message,) = {json.loads(line)["message"] for line in next((out / "_rejected").glob("*.jsonl")).read_text().splitlines()}
+    assert "'text' is missing; the record's keys are 'body', 'headline'" in message and "--jsonl_fields text=KEY" in message
+
+    same = run(["--input", str(inbox), *_flags(ruler_model, out)])
+    assert same["skipped_by_reason"] == {"rejected_before": 2} and same["published"] is False
+
+    retried = run(["--input", str(inbox), *_flags(ruler_model, out), "--retry_rejected"])
+    assert retried["articles_rejected"] == 2  # retried, and rejected again for the same reason
+
+    fixed = run(["--input", str(inbox), *_flags(ruler_model, out, "--jsonl_fields", "text=body,title=headline")])
+    assert (fixed["articles_written"], fixed["articles_rejected"], fixed["skipped"]) == (2, 0, 0)
+    assert sorted(r["title"] for r in read_dataset(str(out)).to_table().to_pylist()) == ["Early harvest", "Ferry terminal opens"]
+
+
+def test_rows_written_with_other_settings_are_kept_and_named_until_reprocessed(inbox, tmp_path, ruler_model, capsys):
+    out = tmp_path / "out"
+    first = run(["--input", str(inbox), *_flags(ruler_model, out)])
+    rows_before = read_dataset(str(out)).to_table().num_rows
+    capsys.readouterr()
+
+    other = ["--input", str(inbox), *_flags(ruler_model, out, "--repeated_lines_min_articles", "0")]
+    kept = run(other)
+    assert kept["skipped_by_reason"] == {"stale": first["articles_written"]} and kept["articles_written"] == 0
+    assert kept["stale_settings"] == ["repeated_lines_min_articles"]
+    printed = capsys.readouterr().out
+    assert f"{first['articles_written']} inputs written with other settings (repeated_lines_min_articles)" in printed
+    assert "--reprocess_stale reprocesses them" in printed
+    # The rejections of the first run are retried: the settings changed since.
+    assert kept["articles_rejected"] == first["articles_rejected"] == 2
+
+    redone = run([*other, "--reprocess_stale"])
+    assert redone["articles_written"] == first["articles_written"]
+    rows = read_dataset(str(out)).to_table().to_pylist()
+    assert len(rows) == rows_before  # replaced, not duplicated
+    assert {r["run_id"] for r in rows} == {redone["run_id"]}
+    assert run(other)["skipped_by_reason"] == {"unchanged": first["articles_written"], "rejected_before": 2}
+
+
+def test_hidden_and_system_files_are_skipped_not_rejected(tmp_path, ruler_model):
+    inbox = tmp_path / "in"
+    (inbox / ".git").mkdir(parents=True)
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "a.txt")
+    for junk in (".DS_Store", "._a.txt", "Thumbs.db", "desktop.ini", ".git/notes.txt"):
+        (inbox / junk).write_bytes(b"\x00\x01junk")
+    summary = run(["--input", str(inbox), *_flags(ruler_model, tmp_path / "out")])
+    assert (summary["articles_written"], summary["articles_rejected"], summary["ignored_files"]) == (1, 0, 5)
+    assert summary["all_inputs_accounted_for"] is True
+    # Named explicitly, a dot-file is read like any other.
+    hidden = inbox / ".note.txt"
+    shutil.copy(inbox / "a.txt", hidden)
+    assert run(["--input", str(hidden), *_flags(ruler_model, tmp_path / "out2")])["articles_written"] == 1
+
+
+def test_the_index_names_exactly_the_rows_readers_see(inbox, tmp_path, ruler_model):
+    out = tmp_path / "out"
+    common = _flags(ruler_model, out, "--min_rows_per_file", "3", "--max_rows_per_file", "6")
+    run(["--input", str(inbox), *common])
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(next(SAMPLES.glob("001_*.txt")), extra / "d.txt")
+    run(["--input", str(extra), *common])  # merges with the small files of the first run
+    run(["--input", str(extra / "d.txt"), *common, "--mode", "overwrite_partitions"])
+    runs_before = sorted(p.name for p in (out / "_runs").iterdir())
+    assert run(["--input", str(extra), *common])["published"] is False
+    assert sorted(p.name for p in (out / "_runs").iterdir()) == runs_before  # a no-op adds nothing
+
+    index = pq.read_table(out / "_index" / "inputs.parquet").to_pylist()
+    written = [e for e in index if e["outcome"] == "written"]
+    on_disk = {str(p.relative_to(out)) for p in out.glob("date=*/topic=*/*.parquet")}
+    assert {e["file"] for e in written} == on_disk
+    rows = read_dataset(str(out)).to_table().to_pylist()
+    assert sorted((r["source_path"], r["source_line"] or 0) for r in rows) == sorted(
+        (e["source_path"], e["source_line"]) for e in written
+    )
