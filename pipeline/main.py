@@ -38,6 +38,7 @@ from transforms.failures import REJECTED, WriteRejections
 from transforms.read import (
     FILE_READS,
     REJECTED_BEFORE,
+    KnownInputs,
     SKIPPED,
     STALE,
     UNCHANGED,
@@ -94,8 +95,9 @@ def build(
     """The DAG. Everything is written under ``target`` (the run's staging folder; the output
     itself when None) in the final layout; `run` publishes it."""
     target = target or config.output
+    known = KnownInputs(known_inputs)  # one copy per worker process, for both reads
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
-    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known_inputs)
+    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
     repeated = None
     if config.repeated_lines_min_articles > 0:
         # A separate match and read: sharing the main read's output would make the runner hold
@@ -106,7 +108,7 @@ def build(
         )["files"] | "CountRepeatedLines" >> CountRepeatedLines(
             config.max_article_bytes,
             config.jsonl_fields,
-            known_inputs,
+            known,
             config.repeated_lines_min_articles,
             config.repeated_lines_min_share,
         )

@@ -255,3 +255,19 @@ def test_repair_text_matches_ftfy_line_by_line(seed):
     # a line over ftfy's max_decode_length is fixed in pieces, the tag rule applying per piece
     long_line = "&amp; " + "a" * _FTFY.max_decode_length + " <b>x</b> &amp;\n&amp;"
     assert repair_text(long_line)[0] == ftfy.fix_text(long_line, _FTFY)
+
+
+def test_the_skip_list_is_loaded_once_per_process_for_every_dofn_that_uses_it(tmp_path):
+    import json
+    import pickle
+
+    from transforms.read import KnownInputs
+
+    path = tmp_path / "known.json"
+    path.write_text(json.dumps({"in/a.txt": ["ab" * 32, "unchanged"]}))
+    handle = KnownInputs(str(path))
+    first, second = pickle.loads(pickle.dumps(handle)), pickle.loads(pickle.dumps(handle))  # two DoFns' copies
+    known = first.acquire()
+    assert known == {"in/a.txt": ("ab" * 32, "unchanged")}
+    assert second.acquire() is known
+    assert KnownInputs(None).acquire() == {}

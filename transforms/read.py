@@ -16,6 +16,7 @@ import re
 from typing import Any, Iterator, Mapping
 
 import apache_beam as beam
+from apache_beam.utils import shared
 import charset_normalizer
 import fsspec
 
@@ -402,15 +403,33 @@ class MatchFiles(beam.PTransform):
         return {"files": files, REJECTED: matched[REJECTED], SKIPPED: matched[SKIPPED]}
 
 
+class _KnownMap(dict):
+    """A dict `Shared` can hold (it keeps weak references)."""
+
+
+class KnownInputs:
+    """A run's skip list (`Known`, written by the driver as JSON), loaded once per worker
+    process: every DoFn given the same `KnownInputs` shares one copy through `Shared`."""
+
+    def __init__(self, url: str | None):
+        self.url = url
+        self._shared = shared.Shared()
+
+    def acquire(self) -> Known:
+        if not self.url:
+            return {}
+        return self._shared.acquire(lambda: _KnownMap(load_known(self.url)), tag=self.url)
+
+
 class _ReadFn(beam.DoFn):
-    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields, known_inputs: str | None):
+    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields, known_inputs: KnownInputs):
         self._max_bytes = max_bytes
         self._jsonl_fields = jsonl_fields
         self._known_inputs = known_inputs
         self._known: Known = {}
 
     def setup(self) -> None:
-        self._known = load_known(self._known_inputs)
+        self._known = self._known_inputs.acquire()
 
     def process(self, url: str) -> Iterator[Any]:
         records = 0
@@ -447,11 +466,16 @@ class ReadArticles(beam.PTransform):
     """File URLs -> `Article`s (main), rejections, one `FileRead` per file (``file_reads``), and
     a `SkippedInput` per input a committed run already handled (``skipped``).
 
-    ``known_inputs``: a JSON file ``{source_id: [content_sha256, skip reason]}`` (see `Known`).
+    ``known_inputs``: a JSON file ``{source_id: [content_sha256, skip reason]}`` (see `Known`),
+    or a `KnownInputs` shared with other transforms of the run.
     """
 
-    def __init__(self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields(), known_inputs: str | None = None):
+    def __init__(
+        self, max_bytes: int, jsonl_fields: JsonlFields = JsonlFields(), known_inputs: KnownInputs | str | None = None
+    ):
         super().__init__()
+        if not isinstance(known_inputs, KnownInputs):
+            known_inputs = KnownInputs(known_inputs)
         self._args = (max_bytes, jsonl_fields, known_inputs)
 
     def expand(self, files):

@@ -123,14 +123,12 @@ class _LineKeysFn(beam.DoFn):
     """File URL -> (source, keys of its article's lines), per article; HTML is skipped (its main
     text was chosen by trafilatura) and unreadable files are left to the main read."""
 
-    def __init__(self, max_bytes: int, jsonl_fields, known_inputs: str | None):
+    def __init__(self, max_bytes: int, jsonl_fields, known_inputs):
         self._args = (max_bytes, jsonl_fields)
         self._known_inputs = known_inputs
 
     def setup(self) -> None:
-        from transforms.read import load_known
-
-        self._known = load_known(self._known_inputs)
+        self._known = self._known_inputs.acquire() if self._known_inputs else {}
 
     def process(self, url: str) -> Iterator[tuple[str, frozenset[int]]]:
         from transforms.clean import to_paragraphs
@@ -151,7 +149,7 @@ class _LineKeysFn(beam.DoFn):
 class CountRepeatedLines(beam.PTransform):
     """File URLs -> (source, frozenset of repeated line keys), for an ``AsDict`` side input."""
 
-    def __init__(self, max_bytes: int, jsonl_fields, known_inputs: str | None, min_articles: int, min_share: float):
+    def __init__(self, max_bytes: int, jsonl_fields, known_inputs, min_articles: int, min_share: float):
         super().__init__()
         self._read_args = (max_bytes, jsonl_fields, known_inputs)
         self._combine = RepeatedLinesFn(min_articles, min_share)
