@@ -84,7 +84,7 @@ PLAN = """
 import json, sys, time, types
 sys.path.insert(0, {repo!r})
 start = time.perf_counter()
-from pipeline.commit import DatasetOutput
+from pipeline.publish import DatasetOutput
 from pipeline.main import plan_run
 imported = time.perf_counter()
 config = types.SimpleNamespace(inputs=({inbox!r},), mode="incremental", fingerprint="0123456789abcdef",
@@ -101,7 +101,7 @@ import json, sys, time
 sys.path.insert(0, {repo!r})
 import pyarrow as pa
 from pipeline import ledger
-from pipeline.commit import DatasetOutput
+from pipeline.publish import DatasetOutput
 output = DatasetOutput({root!r})
 start = time.perf_counter()
 rows = [dict(source_path=f"/data/new/{{k}}.txt", source_line=0, content_sha256="f" * 64, fingerprint="0123456789abcdef",

@@ -19,8 +19,8 @@ def _configure_logging() -> None:
 
 _configure_logging()  # before the imports below: importing Beam logs
 
-from pipeline.errors import UsageError  # noqa: E402
 from pipeline.options import DRY_RUN_HELP, IngestOptions  # noqa: E402
+from transforms.errors import UsageError  # noqa: E402
 
 EPILOG = """\
 Every Apache Beam pipeline option passes through as well, for example:

@@ -49,7 +49,7 @@ def page_ids(cleaning_dir: str) -> list[str]:
 def clean_file(path: str) -> str:
     """The body the pipeline produces for one input file ('' when it rejects the file)."""
     from transforms.clean import clean_article, load_rules
-    from transforms.failures import ArticleRejected
+    from transforms.errors import ArticleRejected
     from transforms.read import read_records
 
     rules = _cached(load_rules)

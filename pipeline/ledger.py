@@ -16,14 +16,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any, Iterable, Mapping
+import posixpath
+from typing import Any, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schemas.article import source_id
 from transforms.read import REJECTED_BEFORE, STALE, UNCHANGED
 
+RUNS = "_runs"
+REJECTIONS = "_rejected"
 INDEX_DIR = "_index"
 INPUTS = f"{INDEX_DIR}/inputs.parquet"
 FINGERPRINTS = f"{INDEX_DIR}/fingerprints.json"
@@ -64,11 +68,6 @@ class Entry:
     outcome: str
     file: str | None
     run_id: str
-
-
-def source_id(path: str, line: int | None) -> str:
-    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (as `Article.source_id`)."""
-    return path if not line else f"{path}#L{line}"
 
 
 def keys_of(batch: pa.RecordBatch | pa.Table) -> pa.Array:
@@ -205,3 +204,94 @@ def write_index(table: pa.Table, out) -> None:
 def read_batches(f) -> Iterable[pa.RecordBatch]:
     """The index, a row group at a time."""
     return pq.ParquetFile(f).iter_batches(batch_size=INDEX_ROW_GROUP)
+
+
+def ledger_path(run_id: str) -> str:
+    """A run's ledger: a line per input it wrote, moved (by a merge) or rejected."""
+    return posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
+
+
+def write_run_ledger(fs, stage: str, staged: list[str], run_id: str, fingerprint: str, out) -> tuple[pa.Table, pa.Table]:
+    """Stream the run's ledger from its staged files (relative to ``stage``) into ``out``; return
+    this run's index rows and the (source_path, source_line, file) of rows a merge moved."""
+    run_rows: list[dict[str, Any]] = []
+    moved: dict[str, list] = {"source_path": [], "source_line": [], "file": []}
+    for rel in staged:
+        path = posixpath.join(stage, rel)
+        if rel.endswith(".parquet"):
+            with fs.open(path, "rb") as f:
+                parquet = pq.ParquetFile(f)
+                partition = posixpath.dirname(rel)
+                for batch in parquet.iter_batches(columns=["source_path", "source_line", "content_sha256", "run_id"]):
+                    for row in batch.to_pylist():
+                        # A row another run wrote is here because a merge moved it into this file.
+                        outcome = "written" if row.pop("run_id") == run_id else "moved"
+                        _write_line(out, {**row, "outcome": outcome, "partition": partition, "file": rel})
+                        line = row["source_line"] or 0
+                        if outcome == "moved":
+                            moved["source_path"].append(row["source_path"])
+                            moved["source_line"].append(line)
+                            moved["file"].append(rel)
+                        else:
+                            run_rows.append(_index_row(row, fingerprint, WRITTEN, rel, run_id))
+        elif rel.startswith(REJECTIONS + "/") and rel.endswith(".jsonl"):
+            with fs.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    entry = json.loads(line)
+                    _write_line(out, {**entry, "outcome": "rejected"})
+                    if entry.get("stage") != "match":  # a pattern, not an input
+                        error = f"{entry.get('stage')}:{entry.get('error_type')}"
+                        run_rows.append(_index_row(entry, fingerprint, REJECTED, None, run_id, error))
+    moved_table = pa.table(
+        {
+            "source_path": pa.array(moved["source_path"], pa.string()),
+            "source_line": pa.array(moved["source_line"], pa.int32()),
+            "file": pa.array(moved["file"], pa.string()),
+        }
+    )
+    return as_table(run_rows), moved_table
+
+
+def legacy_rows(fs, root: str, manifests: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Index rows from the per-run ledgers of a version without the index (``manifests`` oldest
+    first): each input's latest committed outcome; inputs whose file a later run replaced are
+    forgotten."""
+    latest: dict[str, dict[str, Any]] = {}
+    for manifest in manifests:
+        # Rows of merged files reappear below, in this run's ledger, as "moved".
+        for rel in manifest.get("replaced_files", []) + manifest.get("merged_files", []):
+            for sid in [k for k, v in latest.items() if v.get("file") == rel]:
+                del latest[sid]
+        inputs_file = manifest.get("inputs_file")
+        if not inputs_file or not fs.exists(posixpath.join(root, inputs_file)):
+            continue
+        with fs.open(posixpath.join(root, inputs_file), "rt", encoding="utf-8") as f:
+            for line in f:
+                entry = json.loads(line)
+                if entry.get("stage") == "match":
+                    continue
+                sid = source_id(entry["source_path"], entry.get("source_line"))
+                rejected = entry["outcome"] == "rejected"
+                run = latest.get(sid, {}).get("run_id") if entry["outcome"] == "moved" else manifest["run_id"]
+                error = f"{entry.get('stage')}:{entry.get('error_type')}" if rejected else None
+                latest[sid] = _index_row(entry, LEGACY, REJECTED if rejected else WRITTEN, entry.get("file"), run, error)
+    yield from latest.values()
+
+
+def _index_row(
+    entry: dict[str, Any], fingerprint: str, outcome: str, file: str | None, run_id: str | None, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "source_path": entry["source_path"],
+        "source_line": entry.get("source_line") or 0,
+        "content_sha256": entry.get("content_sha256"),
+        "fingerprint": fingerprint,
+        "outcome": outcome,
+        "file": file,
+        "run_id": run_id,
+        "error": error,
+    }
+
+
+def _write_line(out, record: dict[str, Any]) -> None:
+    out.write((json.dumps(record, sort_keys=True) + "\n").encode())

@@ -24,16 +24,17 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import __version__
-from pipeline.errors import UsageError
 from pipeline.options import IngestOptions, new_run_id, parse_options
-from pipeline import faults, ledger
-from pipeline.commit import DatasetOutput
+from pipeline import ledger
+from transforms import faults
+from pipeline.publish import DatasetOutput
 from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms.canonical import load_aliases
 from transforms.clean import CleanArticles, Rule, load_rules
 from transforms.formats import JsonlFields
-from transforms.entities import METRICS_NAMESPACE, ExtractEntities, ModelNotFound, model_meta, parse_model_setting
+from transforms.entities import METRICS_NAMESPACE, ExtractEntities, model_meta, parse_model_setting
+from transforms.errors import SettingError, UsageError
 from transforms.failures import REJECTED, WriteRejections
 from transforms.read import (
     FILE_READS,
@@ -123,7 +124,7 @@ def build(
     )
     topical = with_entities.articles | "Topics" >> AssignTopics(config.taxonomy, config.topic_model)
     written = topical.articles | "WriteParquet" >> WriteParquet(
-        target, config.run_id, config.max_rows_per_file, config.compression, config.min_rows_per_file
+        target, config.run_id, config.max_rows_per_file, config.compression
     )
 
     rejected = (
@@ -239,7 +240,7 @@ def _loaded(flag: str, load: Callable[[Any], T], value: Any) -> T:
     that names the flag. Anything else is a bug and keeps its traceback."""
     try:
         return load(value)
-    except (ValueError, ModelNotFound) as exc:  # DataFileError, RulePackError, TaxonomyError are ValueErrors
+    except SettingError as exc:
         raise UsageError(f"{flag}: {exc}") from exc
     except OSError as exc:
         raise UsageError(f"{flag} {value}: {exc.strerror or exc}") from exc

@@ -8,17 +8,16 @@ import secrets
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from pipeline.errors import UsageError
+from transforms.choices import DEFAULT_ENTITY_LABELS, DEFAULT_MAX_ARTICLE_BYTES, NER_GEMM
+from transforms.errors import UsageError
 
-from transforms.entities import NER_GEMM
-
-DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
-#: Numbers, dates, money and the like are not entities for the entity table.
-DEFAULT_ENTITY_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "LAW", "WORK_OF_ART")
 MODES = ("incremental", "overwrite_partitions", "rebuild")
 
 
-DRY_RUN_HELP = "List what would be processed, skipped and replaced; write nothing."
+DRY_RUN_HELP = (
+    "Say what the run would process (new, changed, retried), skip (and why) and replace, decided as the run "
+    "decides; write nothing. With --verbose, list the inputs."
+)
 
 
 def pop_dry_run(argv: list[str]) -> tuple[list[str], bool]:
@@ -185,7 +184,7 @@ class IngestOptions(PipelineOptions):
             choices=NER_GEMM,
             default="numpy",
             help="What multiplies the matrices of spaCy's layers: numpy (NumPy's BLAS, one thread per worker; "
-            "NER ran 5-8%% faster than with BLIS on the benchmark machine, same entities) or blis (spaCy's own "
+            "faster than BLIS where OpenBLAS is, same entities; see docs/benchmarks.md) or blis (spaCy's own "
             "default). Default: %(default)s.",
         )
         parser.add_argument(

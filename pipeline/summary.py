@@ -7,7 +7,6 @@ or a line of a JSON Lines file) was either written or rejected.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import posixpath
@@ -21,7 +20,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.failures import Rejection
 from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
-from transforms.write import WrittenFile
+from transforms.parquet_files import WrittenFile
 
 
 def summary_path(output: str, run_id: str) -> str:

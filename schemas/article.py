@@ -23,6 +23,11 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 PARTITION_COLUMNS = ("date", "topic")
 
 
+def source_id(path: str, line: int | None) -> str:
+    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (line None or 0: a whole file)."""
+    return path if not line else f"{path}#L{line}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Article:
     source_path: str
@@ -57,7 +62,7 @@ class Article:
     @property
     def source_id(self) -> str:
         """Where the record came from: the path, plus ``#L<n>`` for a JSON Lines record."""
-        return self.source_path if self.source_line is None else f"{self.source_path}#L{self.source_line}"
+        return source_id(self.source_path, self.source_line)
 
     @property
     def article_id(self) -> str:

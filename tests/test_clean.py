@@ -17,9 +17,10 @@ from transforms.clean import (
     clean_text,
     load_rules,
     parse_rules,
-    to_paragraphs,
 )
-from transforms.failures import REJECTED, ArticleRejected
+from transforms.errors import ArticleRejected
+from transforms.failures import REJECTED
+from transforms.text import to_paragraphs
 
 RULES = load_rules()
 
@@ -354,9 +355,9 @@ def test_chinese_whole_page_keeps_the_article_and_drops_navigation():
 
 @pytest.mark.parametrize("line", ["这是一句话。", "他说：“走吧。”", "यह एक वाक्य है।", "هل هذا سؤال؟"])
 def test_sentence_ends_of_other_scripts_count_as_finished_sentences(line):
-    from transforms.clean import _is_sentence
+    from transforms.text import is_sentence
 
-    assert _is_sentence(line)
+    assert is_sentence(line)
 
 
 def test_line_features_of_a_very_long_page_take_bounded_memory():

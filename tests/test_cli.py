@@ -83,9 +83,9 @@ def test_output_that_is_a_file_or_under_a_file(tmp_path, capsys):
 
 def test_output_that_cannot_be_written(tmp_path, capsys, monkeypatch):
     # Root may write anywhere, so the permission answer is what the check is given here.
-    import pipeline.commit
+    import pipeline.publish
 
-    monkeypatch.setattr(pipeline.commit.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(pipeline.publish.os, "access", lambda path, mode: False)
     assert main(["--input", str(SAMPLES), "--output", str(tmp_path / "out")]) == 2
     assert f"{tmp_path} is not writable by this user" in _one_line_error(capsys)
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.corpus import build_corpus
-from pipeline.faults import ENV
+from transforms.faults import ENV
 from pipeline.main import run
 from schemas.article import read_dataset
 from tests.conftest import REPO

@@ -10,7 +10,6 @@ import sys
 import duckdb
 import pytest
 
-from pipeline.__main__ import main
 from pipeline.main import run
 from pipeline.options import IngestOptions
 from schemas.article import NULL_PARTITION, SCHEMA_VERSION, read_dataset

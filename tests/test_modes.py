@@ -83,7 +83,7 @@ def test_incompatible_existing_schema_stops_before_any_work(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.errors import UsageError
+    from transforms.errors import UsageError
 
     partition = tmp_path / "out" / "date=2025-01-01" / "topic=sport"
     partition.mkdir(parents=True)

@@ -16,7 +16,8 @@ import zstandard
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import test_pipeline
-from transforms.failures import REJECTED, ArticleRejected
+from transforms.errors import ArticleRejected
+from transforms.failures import REJECTED
 from transforms.formats import JsonlFields
 from transforms.read import MatchFiles, ReadArticles, decode_bytes, expand_pattern, read_records
 

@@ -11,7 +11,7 @@ from pipeline.summary import SummarizeRun, format_summary, summary_path
 from tests.conftest import test_pipeline
 from transforms.failures import Rejection, WriteRejections
 from transforms.read import FileRead
-from transforms.write import WrittenFile
+from transforms.parquet_files import WrittenFile
 
 REJECTIONS = [
     Rejection("in/a.txt", "read", "empty_file", "file is empty"),

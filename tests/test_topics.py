@@ -8,7 +8,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import test_pipeline
 from schemas.article import Article
-from transforms.topics import SLUG, AssignTopics, KeywordClassifier, TaxonomyError, load_taxonomy, parse_taxonomy
+from transforms.errors import TaxonomyError
+from transforms.topics import SLUG, AssignTopics, KeywordClassifier, load_taxonomy, parse_taxonomy
 
 TAXONOMY = load_taxonomy()
 CLASSIFIER = KeywordClassifier(TAXONOMY)

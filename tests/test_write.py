@@ -11,7 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.article import ARTICLE_SCHEMA, NULL_PARTITION, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Article, read_dataset
 from tests.conftest import test_pipeline
-from transforms.write import MAX_OPEN_FILES, WriteParquet, _CompactPartitionFn, merge_files, write_articles
+from transforms.parquet_files import merge_files
+from transforms.write import MAX_OPEN_FILES, WriteParquet, write_articles
 
 
 def _article(i: int, day: dt.date | None, topic: str = "sport") -> Article:
@@ -91,21 +92,6 @@ def test_merge_files_splits_rows_evenly_and_keeps_every_row(tmp_path):
     bodies = sorted(b for w in merged for b in pq.read_table(w.path.replace("file://", "")).column("body").to_pylist())
     assert bodies == [f"Body of article {i}." for i in range(5)]
     assert pq.read_schema(merged[0].path.replace("file://", "")).equals(ARTICLE_SCHEMA, check_metadata=False)
-
-
-def test_compaction_merges_only_the_small_files_of_a_partition(tmp_path):
-    fs = fsspec.filesystem("file")
-    sport = "date=2025-09-02/topic=sport"
-    ones = list(write_articles(fs, str(tmp_path), [_article(i, dt.date(2025, 9, 2)) for i in range(3)], "r", 1))
-    big = list(write_articles(fs, str(tmp_path), [_article(i, dt.date(2025, 9, 2)) for i in range(10, 14)], "r", 4))
-    with test_pipeline() as p:
-        out = (
-            p
-            | beam.Create([(sport, ones + big)])
-            | beam.ParDo(_CompactPartitionFn(str(tmp_path), "r", min_rows=2, max_rows=4, compression="zstd"))
-            | beam.Map(lambda w: (w.path in {b.path for b in big}, w.rows))
-        )
-        assert_that(out, equal_to([(True, 4), (False, 3)]))
 
 
 def test_buffered_rows_are_bounded_across_open_partitions(tmp_path, monkeypatch):

@@ -13,9 +13,10 @@ import unicodedata
 from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
+from transforms.choices import DEFAULT_ENTITY_LABELS
 from transforms.datafiles import read_yaml
+from transforms.errors import SettingError
 
-DEFAULT_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "LAW", "WORK_OF_ART")
 #: Labels whose short mentions ("Putin", "Xi") may stand for a longer name in the same article.
 NAME_LABELS = frozenset({"PERSON", "ORG"})
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "‟": '"', "–": "-", "—": "-", "‐": "-", "‑": "-"})
@@ -41,15 +42,15 @@ def load_aliases(path: str | None) -> dict[str, str]:
         return {}
     spec = read_yaml(path) or {}
     if not isinstance(spec, dict):
-        raise ValueError(f"{path}: expected a mapping of canonical name to a list of aliases")
+        raise SettingError(f"{path}: expected a mapping of canonical name to a list of aliases")
     aliases: dict[str, str] = {}
     for canonical, names in spec.items():
         if not isinstance(names, list):
-            raise ValueError(f"{path}: the aliases of {canonical!r} must be a list")
+            raise SettingError(f"{path}: the aliases of {canonical!r} must be a list")
         for alias in [canonical, *names]:
             key = clean_mention(str(alias)).lower()
             if key in aliases and aliases[key] != canonical:
-                raise ValueError(f"{path}: alias {alias!r} is given to both {aliases[key]!r} and {canonical!r}")
+                raise SettingError(f"{path}: alias {alias!r} is given to both {aliases[key]!r} and {canonical!r}")
             aliases[key] = str(canonical)
     return aliases
 
@@ -82,7 +83,7 @@ def _expansions(names: Iterable[str]) -> dict[str, str]:
 
 def canonicalise(
     mentions: Sequence[Mapping[str, Any]],
-    labels: Iterable[str] = DEFAULT_LABELS,
+    labels: Iterable[str] = DEFAULT_ENTITY_LABELS,
     aliases: Mapping[str, str] | None = None,
 ) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
     """(mentions with a ``canonical`` name, one summary row per canonical entity).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import unicodedata
 from importlib import resources
 from typing import Any, Iterable, Iterator
 
@@ -21,9 +20,12 @@ from schemas.article import Article
 from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
 from transforms import line_classifier
-from transforms.failures import REJECTED, ArticleRejected, run_guarded
+from transforms import errors
+from transforms.errors import ArticleRejected, RulePackError
+from transforms.failures import REJECTED, run_guarded
 from transforms.language import detect_language
 from transforms.repeated_lines import repeated_edge_lines, source_of
+from transforms.text import ELLIPSIS, SENTENCE_END, is_sentence, looks_like_title, to_paragraphs
 
 RULE_KINDS = ("header", "tail", "line", "lift")
 LINE_PLACES = ("anywhere", "head", "footer")
@@ -32,17 +34,6 @@ LIFTED_FIELDS = ("date", "dateline", "author", "credit", "title")
 HEAD_LINES = 4
 #: After a widget marker, lines up to this many words count as teaser headlines.
 TEASER_MAX_WORDS = 25
-TITLE_MAX_WORDS = 20
-_ELLIPSIS = ("...", "…")
-# Latin . ! ?, CJK 。！？．, Arabic ؟, Urdu ۔, Devanagari danda । ॥, Ethiopic ።, Myanmar ။, Armenian ։
-_SENTENCE_END = re.compile("[.!?\u3002\uff01\uff1f\uff0e\u061f\u06d4\u0964\u0965\u1362\u104b\u0589]"
-                           "[\"”’')\\]\u300d\u300f\u3011\u300b\uff09\u00bb]*$")
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"[^\S\n]+")
-
-
-class RulePackError(ValueError):
-    """A rule pack that cannot be used; raised before the pipeline starts."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,58 +113,16 @@ def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _INVISIBLE.sub("", text)
-    return _SPACES.sub(" ", text)
-
-
-def _looks_hard_wrapped(lines: list[str]) -> bool:
-    """True for a block whose lines were wrapped at a fixed width (one paragraph)."""
-    if len(lines) < 2:
-        return False
-    inner = [len(line) for line in lines[:-1]]
-    if min(inner) < 40 or max(inner) > 100 or max(inner) - min(inner) > 30:
-        return False
-    open_ended = sum(1 for line in lines[:-1] if not line.endswith((".", "!", "?", ":", "”", '"')))
-    return open_ended * 2 >= len(lines) - 1
-
-
-def to_paragraphs(text: str) -> list[str]:
-    """One paragraph per line, whatever the input style; hard-wrapped blocks are re-joined."""
-    paragraphs: list[str] = []
-    for block in re.split(r"\n\s*\n", normalise(text)):
-        lines = [line.strip() for line in block.split("\n") if line.strip()]
-        if _looks_hard_wrapped(lines):
-            paragraphs.append(" ".join(lines))
-        else:
-            paragraphs.extend(lines)
-    return paragraphs
-
-
-def looks_like_title(line: str) -> bool:
-    words = line.split()
-    return (
-        2 <= len(words) <= TITLE_MAX_WORDS
-        and (line[0].isupper() or line[0].isdigit())
-        and not line.endswith((".", "!", ";", ":", ",", '"', "”", "’", "'", ")", *_ELLIPSIS))
-    )
-
-
 def _is_teaser(line: str, tails: list[Rule]) -> bool:
     """A teaser headline (short, no closing full stop), a teaser summary ("..."), or a marker.
 
     A finished sentence is prose: one after a marker means the marker was not a widget.
     """
     return (
-        line.endswith(_ELLIPSIS)
-        or (line_classifier.word_equivalents(line) <= TEASER_MAX_WORDS and not _SENTENCE_END.search(line))
+        line.endswith(ELLIPSIS)
+        or (line_classifier.word_equivalents(line) <= TEASER_MAX_WORDS and not SENTENCE_END.search(line))
         or any(rule.match(line) for rule in tails)
     )
-
-
-def _is_sentence(line: str) -> bool:
-    return bool(_SENTENCE_END.search(line)) and not line.endswith(_ELLIPSIS)
 
 
 def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
@@ -204,7 +153,7 @@ def clean_text(
         if not whole_page:
             # In an article only runs at the two ends may go, and a finished sentence is
             # content however the model scores it: the runs stop at the first one.
-            kept = [i for i, (k, p) in enumerate(zip(classified, paragraphs)) if k or _is_sentence(p)]
+            kept = [i for i, (k, p) in enumerate(zip(classified, paragraphs)) if k or is_sentence(p)]
             first, last = (kept[0], kept[-1]) if kept else (0, len(paragraphs) - 1)
             classified = [first <= i <= last for i in range(len(paragraphs))]
     else:
@@ -262,7 +211,7 @@ def clean_text(
 
     # 5. Template lines of the source (navigation, section labels) at the article's edges.
     if repeated:
-        for i in repeated_edge_lines(keep, repeated, _is_sentence, looks_like_title):
+        for i in repeated_edge_lines(keep, repeated):
             drop(i, "repeated_line")
 
     # 6. A title line on top, when real paragraphs follow it (on a whole page, the top is
@@ -312,7 +261,7 @@ def clean_article(article: Article, rules: Iterable[Rule], repeated: frozenset[i
     result = clean_text(text, rules, classify=article.input_format != "html", repeated=repeated)
     if not result.body.strip():
         raise ArticleRejected(
-            f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", "no_text_after_cleaning"
+            f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", errors.NO_TEXT_AFTER_CLEANING
         )
     published, source = settle_date(article.meta_date, result.meta.get("date"), article.source_path)
     return dataclasses.replace(

@@ -6,9 +6,7 @@ from typing import Any
 import fsspec
 import yaml
 
-
-class DataFileError(ValueError):
-    """A data file that is missing or not valid YAML; the message names the file and the place."""
+from transforms.errors import DataFileError
 
 
 def read_text(url: str) -> str:

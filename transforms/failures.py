@@ -11,24 +11,16 @@ import dataclasses
 import json
 import logging
 import posixpath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import apache_beam as beam
 import fsspec
 
+from transforms import errors
+from transforms.errors import ArticleRejected
+
 REJECTED = "rejected"
 _LOG = logging.getLogger(__name__)
-
-
-class ArticleRejected(Exception):
-    """An input that is well understood to be unusable; `error_type` is a stable code."""
-
-    error_type = "rejected"
-
-    def __init__(self, message: str, error_type: str | None = None):
-        super().__init__(message)
-        if error_type:
-            self.error_type = error_type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +44,7 @@ def rejection(
         error_type = exc.error_type
     else:
         # An unexpected failure: keep the exception class so it can be found and fixed.
-        error_type = f"unexpected:{type(exc).__name__}"
+        error_type = f"{errors.UNEXPECTED}:{type(exc).__name__}"
     return Rejection(source_path, stage, error_type, str(exc)[:2000], content_sha256, source_line)
 
 
@@ -77,6 +69,19 @@ def run_guarded(stage: str, article: Any, fn: Callable[[Any], Iterable[Any]]) ->
                 getattr(article, "source_line", None),
             ),
         )
+
+
+def batch_or_one_by_one(stage: str, batch: Sequence[Any], run: Callable[[Sequence[Any]], list[Any]]) -> Iterator[Any]:
+    """``run(batch)``'s results (one per element, in order); if the batch fails, each element
+    again alone, so one bad article is rejected (`run_guarded`) without taking its batch down."""
+    try:
+        results = run(batch)
+    except Exception:  # noqa: BLE001 - find the element that fails
+        _LOG.warning("%s failed on a batch of %d; retrying one by one", stage, len(batch), exc_info=True)
+        for element in batch:
+            yield from run_guarded(stage, element, lambda e: run([e]))
+        return
+    yield from results
 
 
 class _WriteRejectionsFn(beam.DoFn):

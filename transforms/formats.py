@@ -16,7 +16,8 @@ import ftfy
 import ftfy.chardata
 from ftfy.badness import is_bad
 
-from transforms.failures import ArticleRejected
+from transforms import errors
+from transforms.errors import ArticleRejected, SettingError
 
 FORMATS = {".txt": "text", ".text": "text", "": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz"}
@@ -40,7 +41,7 @@ def detect_format(url: str) -> tuple[str, str | None]:
         stem, suffix = posixpath.splitext(stem)
     if suffix not in FORMATS or (suffix == "" and name.startswith(".")):
         known = ", ".join(sorted(s for s in FORMATS if s))
-        raise ArticleRejected(f"unsupported input format {suffix or name!r} (known: {known}, optionally compressed)", "unsupported_format")
+        raise ArticleRejected(f"unsupported input format {suffix or name!r} (known: {known}, optionally compressed)", errors.UNSUPPORTED_FORMAT)
     return FORMATS[suffix], compression
 
 
@@ -106,7 +107,7 @@ class JsonlFields:
             field, key = field.strip(), key.strip()
             if not sep or not key or field not in {f.name for f in dataclasses.fields(cls)}:
                 names = ", ".join(f.name for f in dataclasses.fields(cls))
-                raise ValueError(f"--jsonl_fields: {part!r} must be FIELD=KEY with FIELD one of {names}")
+                raise SettingError(f"{part!r} must be FIELD=KEY with FIELD one of {names}")
             mapping[field] = key
         return cls(**mapping)
 
@@ -114,7 +115,7 @@ class JsonlFields:
 def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
     """The article fields of one parsed JSON line; a line without usable text is rejected."""
     if not isinstance(record, dict):
-        raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", "bad_record")
+        raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", errors.BAD_RECORD)
     text = record.get(fields.text)
     if not isinstance(text, str):
         problem = "is missing" if text is None else f"is a {type(text).__name__}, not a string"
@@ -122,10 +123,10 @@ def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
         raise ArticleRejected(
             f"field {fields.text!r} {problem}; the record's keys are {keys or 'none'}: "
             f"name the text's key with --jsonl_fields text=KEY",
-            "bad_record",
+            errors.BAD_RECORD,
         )
     if not text.strip():
-        raise ArticleRejected(f"field {fields.text!r} is empty", "empty_body")
+        raise ArticleRejected(f"field {fields.text!r} is empty", errors.EMPTY_BODY)
 
     def optional(key: str) -> str | None:
         value = record.get(key)
@@ -157,7 +158,7 @@ def html_record(html: str, url: str | None = None) -> dict[str, str | None]:
         html, url=url, with_metadata=True, include_comments=False, include_tables=True, config=_TRAFILATURA_CONFIG
     )
     if doc is None or not (doc.text or "").strip():
-        raise ArticleRejected("trafilatura found no main text in the HTML page", "no_text_in_html")
+        raise ArticleRejected("trafilatura found no main text in the HTML page", errors.NO_TEXT_IN_HTML)
     text = doc.text
     if doc.title and text.startswith(doc.title + "\n"):
         text = text[len(doc.title) + 1 :]

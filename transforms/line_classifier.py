@@ -34,6 +34,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from transforms.text import CLOSING, SENTENCE_STOPS
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
 MODEL_PATH = os.path.join(HERE, "line_model.json")
 STOPLIST_PATH = os.path.join(HERE, "stoplists.json.gz")
@@ -56,10 +58,8 @@ AUTO_LANGS = ("English", "German", "French", "Spanish", "Portuguese", "Italian",
               "Vietnamese", "Arabic", "Persian", "Hebrew", "Hindi")
 
 _TOK = re.compile(r"\w+")
-# Sentence punctuation across scripts: Latin . ! ?, CJK 。！？．, Arabic ؟ and Urdu ۔,
-# Devanagari/Bengali danda । ॥, Ethiopic ።, Myanmar ။, Armenian ։ ; closing quotes/brackets after it.
-_STOPS = "[.!?\u3002\uff01\uff1f\uff0e\u061f\u06d4\u0964\u0965\u1362\u104b\u0589]"
-_CLOSE = "[\"'\u201d\u2019)\\]\u300d\u300f\u3011\u300b\uff09\u00bb]*"
+_STOPS = SENTENCE_STOPS
+_CLOSE = CLOSING
 # what may start a sentence after ". ": an upper-case letter, or a letter of a caseless script
 _SENT_START = ("A-Z\u00c0-\u00d6\u00d8-\u00de\u0391-\u03a9\u0400-\u042f\u0531-\u0556\u05d0-\u05ea"
                "\u0620-\u064a\u0671-\u06d3\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1200-\u137f"

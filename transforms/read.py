@@ -20,9 +20,11 @@ from apache_beam.utils import shared
 import charset_normalizer
 import fsspec
 
-from pipeline import faults
+from transforms import faults
 from schemas.article import Article
-from transforms.failures import REJECTED, ArticleRejected, Rejection, rejection, run_guarded
+from transforms import errors
+from transforms.errors import ArticleRejected
+from transforms.failures import REJECTED, Rejection, rejection, run_guarded
 from transforms.formats import COMPRESSIONS, JsonlFields, detect_format, html_record, jsonl_record, repair_text
 
 FILE_READS = "file_reads"
@@ -132,13 +134,13 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     goes through charset-normalizer. Binary data is rejected rather than decoded into noise.
     """
     if not data:
-        raise ArticleRejected("file is empty", "empty_file")
+        raise ArticleRejected("file is empty", errors.EMPTY_FILE)
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 return _check_text(data.decode(encoding)), encoding
             except UnicodeDecodeError as exc:
-                raise ArticleRejected(f"invalid {encoding} after its byte-order mark: {exc}", "undecodable") from exc
+                raise ArticleRejected(f"invalid {encoding} after its byte-order mark: {exc}", errors.UNDECODABLE) from exc
     if b"\x00" not in data:
         try:
             return _check_text(data.decode("utf-8")), "utf-8"
@@ -146,7 +148,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             pass
     encoding = detect_encoding(data)
     if encoding is None:
-        kind = "binary_content" if b"\x00" in data else "undecodable"
+        kind = errors.BINARY_CONTENT if b"\x00" in data else errors.UNDECODABLE
         raise ArticleRejected("no text encoding fits these bytes", kind)
     return _check_text(data.decode(encoding)), encoding
 
@@ -171,9 +173,9 @@ _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 def _check_text(text: str) -> str:
     controls = len(_CONTROL.findall(text))
     if text and controls / len(text) > _MAX_CONTROL_SHARE:
-        raise ArticleRejected(f"{controls} control characters in {len(text)}: binary, not text", "binary_content")
+        raise ArticleRejected(f"{controls} control characters in {len(text)}: binary, not text", errors.BINARY_CONTENT)
     if not text.strip():
-        raise ArticleRejected("file holds only whitespace", "empty_file")
+        raise ArticleRejected("file holds only whitespace", errors.EMPTY_FILE)
     return text
 
 
@@ -275,7 +277,7 @@ def _read_capped(f, max_bytes: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
         if total > max_bytes:
-            raise ArticleRejected(f"more than --max_article_bytes={max_bytes} bytes (after decompression)", "too_large")
+            raise ArticleRejected(f"more than --max_article_bytes={max_bytes} bytes (after decompression)", errors.TOO_LARGE)
 
 
 def read_records(
@@ -342,14 +344,14 @@ def _jsonl_records(
             yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(source_id, previous[1]))
             continue
         if line is None:
-            yield _rejected_line(url, number, sha, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", "too_large"))
+            yield _rejected_line(url, number, sha, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", errors.TOO_LARGE))
             continue
         try:
             record = jsonl_record(json.loads(line.decode("utf-8-sig")), jsonl_fields)
             yield _article(url, line, "utf-8", "jsonl", record, number, repair)
         except (ValueError, ArticleRejected) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             if not isinstance(exc, ArticleRejected):
-                exc = ArticleRejected(f"not a JSON line: {exc}", "bad_record")
+                exc = ArticleRejected(f"not a JSON line: {exc}", errors.BAD_RECORD)
             yield _rejected_line(url, number, sha, exc)
 
 
@@ -370,11 +372,11 @@ class _MatchFn(beam.DoFn):
         for link in not_followed:
             yield beam.pvalue.TaggedOutput(
                 REJECTED,
-                Rejection(link, "match", "symlink_not_followed", "a symbolic link to a directory (or a broken link) is not followed"),
+                Rejection(link, "match", errors.SYMLINK_NOT_FOLLOWED, "a symbolic link to a directory (or a broken link) is not followed"),
             )
         if not files and not not_followed and not matched.ignored:
             yield beam.pvalue.TaggedOutput(
-                REJECTED, Rejection(pattern, "match", "no_match", "the input pattern matched no file")
+                REJECTED, Rejection(pattern, "match", errors.NO_MATCH, "the input pattern matched no file")
             )
         yield from files
 

@@ -24,6 +24,8 @@ import apache_beam as beam
 
 from schemas.article import Article
 from transforms.formats import detect_format
+from transforms.read import read_records
+from transforms.text import is_sentence, looks_like_title, to_paragraphs
 
 #: Line counts a source's summary keeps; a template line (in nearly every article) always fits.
 CAPACITY = 2000
@@ -92,7 +94,7 @@ class RepeatedLinesFn(beam.CombineFn):
         return frozenset(k for k, c in counts.items() if c >= needed)
 
 
-def repeated_edge_lines(lines: dict[int, str], repeated: frozenset[int], is_sentence, looks_like_title) -> list[int]:
+def repeated_edge_lines(lines: dict[int, str], repeated: frozenset[int]) -> list[int]:
     """Keys of ``lines`` (index -> text, in document order) that are repeated lines at the
     article's two edges and may go; the rest of the article always stays."""
     order = sorted(lines)
@@ -131,9 +133,6 @@ class _LineKeysFn(beam.DoFn):
         self._known = self._known_inputs.acquire() if self._known_inputs else {}
 
     def process(self, url: str) -> Iterator[tuple[str, frozenset[int]]]:
-        from transforms.clean import to_paragraphs
-        from transforms.read import read_records
-
         try:
             if detect_format(url)[0] == "html":
                 return

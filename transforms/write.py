@@ -8,9 +8,9 @@ buffer is written as a smaller row group), so memory does not grow with the corp
 a whole run is one bundle, as on the DirectRunner (a GroupByKey would hold every article of a
 partition until the whole input had been read).
 
-Per-bundle files can be small (a distributed runner makes many small bundles), so a second
-step groups the file list (not the articles) by partition and merges the files below
-``min_rows_per_file`` into files of even size, streaming a row group at a time.
+Per-bundle files can be small (a distributed runner makes many small bundles): the publish step
+merges the files below ``--min_rows_per_file`` with the partition's earlier small files, a row
+group at a time (`transforms.parquet_files.merge_files`).
 
 Files are written under a hidden ``.inprogress`` name and renamed when complete. Each file is
 reported as a `WrittenFile` output; a bundle that fails and is retried leaves files no
@@ -20,25 +20,20 @@ in ``.temp`` (apache/beam#21313).
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
-import math
 import posixpath
 import sys
-import uuid
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 import fsspec
-import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline import faults
-from schemas.article import ARTICLE_SCHEMA, Article, to_table
+from schemas.article import Article, to_table
+from transforms import faults
+from transforms.parquet_files import ROW_GROUP_ROWS, ParquetPart, WrittenFile
 
-ROW_GROUP_ROWS = 1000
 #: Open partition files per bundle; past this the fullest is closed (a later row reopens a new file).
 MAX_OPEN_FILES = 64
 #: Bytes held in not-yet-written rows across a bundle's open files; past this the largest buffer
@@ -54,29 +49,12 @@ def buffered_size(article: Article) -> int:
     return 2048 + sys.getsizeof(article.body or "") + sys.getsizeof(article.text or "") + removed
 
 
-@dataclasses.dataclass(frozen=True)
-class WrittenFile:
-    partition: str
-    path: str
-    rows: int
-
-
-def part_name(run_id: str, partition: str) -> str:
-    """Unique per attempt: a retried bundle writes new names, and only committed ones publish."""
-    return f"part-{run_id}-{hashlib.sha1(partition.encode()).hexdigest()[:8]}-{uuid.uuid4().hex[:12]}.parquet"
-
-
 class PartitionFile:
-    """One Parquet file being written: rows buffered up to a row group, then flushed."""
+    """One Parquet file being written: articles buffered up to a row group, then flushed."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str, partition: str, run_id: str, compression: str):
-        directory = posixpath.join(root, partition)
-        fs.makedirs(directory, exist_ok=True)
-        self.fs, self.partition, self.run_id = fs, partition, run_id
-        self.final = posixpath.join(directory, part_name(run_id, partition))
-        self.temporary = posixpath.join(directory, "." + posixpath.basename(self.final) + ".inprogress")
-        self._out = fs.open(self.temporary, "wb")
-        self._writer = pq.ParquetWriter(self._out, ARTICLE_SCHEMA, compression=compression)
+        self.partition, self.run_id = partition, run_id
+        self._part = ParquetPart(fs, posixpath.join(root, partition), partition, run_id, compression)
         self._buffer: list[Article] = []
         self.buffered_bytes = 0
         self.rows = 0
@@ -91,18 +69,17 @@ class PartitionFile:
 
     def flush(self) -> None:
         if self._buffer:
-            self._writer.write_table(to_table(self._buffer, self.run_id, self._processed_at), row_group_size=ROW_GROUP_ROWS)
+            self._part.write(to_table(self._buffer, self.run_id, self._processed_at))
             self._buffer = []
             self.buffered_bytes = 0
 
     def close(self) -> WrittenFile:
         self.flush()
-        self._writer.close()
-        self._out.close()
+        self._part.finish()
         faults.reached("write-before-rename")
-        self.fs.mv(self.temporary, self.final)
+        written = self._part.rename()
         faults.reached("write")
-        return WrittenFile(self.partition, self.fs.unstrip_protocol(self.final), self.rows)
+        return written
 
 
 def write_articles(
@@ -118,68 +95,6 @@ def write_articles(
     for article in articles:
         yield from writer.add(article)
     yield from writer.close_all()
-
-
-def merge_files(
-    fs: fsspec.AbstractFileSystem,
-    sources: list[str],
-    directory: str,
-    partition: str,
-    run_id: str,
-    max_rows_per_file: int,
-    compression: str = "zstd",
-) -> list[WrittenFile]:
-    """Copy the rows of ``sources`` (paths on ``fs``) into as few files as ``max_rows_per_file``
-    allows, of even size, in ``directory``; a row group at a time, so memory stays bounded.
-    The sources are left in place (the caller decides when they may go)."""
-    counts = []
-    for path in sources:
-        with fs.open(path, "rb") as f:
-            counts.append(pq.ParquetFile(f).metadata.num_rows)
-    total = sum(counts)
-    if total == 0:
-        return []
-    per_file = math.ceil(total / math.ceil(total / max_rows_per_file))
-    out: list[WrittenFile] = []
-    current: _MergedFile | None = None
-    for path in sources:
-        with fs.open(path, "rb") as f:
-            parquet = pq.ParquetFile(f)
-            for group in range(parquet.num_row_groups):
-                table = parquet.read_row_group(group)
-                while table.num_rows:
-                    if current is None:
-                        current = _MergedFile(fs, directory, partition, run_id, compression)
-                    take = min(table.num_rows, per_file - current.rows)
-                    current.write(table.slice(0, take))
-                    table = table.slice(take)
-                    if current.rows >= per_file:
-                        out.append(current.close())
-                        current = None
-    if current is not None:
-        out.append(current.close())
-    return out
-
-
-class _MergedFile:
-    def __init__(self, fs, directory: str, partition: str, run_id: str, compression: str):
-        fs.makedirs(directory, exist_ok=True)
-        self.fs, self.partition = fs, partition
-        self.final = posixpath.join(directory, part_name(run_id, partition))
-        self.temporary = posixpath.join(directory, "." + posixpath.basename(self.final) + ".inprogress")
-        self._out = fs.open(self.temporary, "wb")
-        self._writer = pq.ParquetWriter(self._out, ARTICLE_SCHEMA, compression=compression)
-        self.rows = 0
-
-    def write(self, table) -> None:
-        self._writer.write_table(table.cast(ARTICLE_SCHEMA), row_group_size=ROW_GROUP_ROWS)
-        self.rows += table.num_rows
-
-    def close(self) -> WrittenFile:
-        self._writer.close()
-        self._out.close()
-        self.fs.mv(self.temporary, self.final)
-        return WrittenFile(self.partition, self.fs.unstrip_protocol(self.final), self.rows)
 
 
 class _Writers:
@@ -228,62 +143,16 @@ class _WriteBundleFn(beam.DoFn):
             yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
-class _CompactPartitionFn(beam.DoFn):
-    """(partition, its files) -> the same rows, the files below ``min_rows`` merged."""
-
-    def __init__(self, output: str, run_id: str, min_rows: int, max_rows: int, compression: str):
-        self._output, self._run_id = output, run_id
-        self._min_rows, self._max_rows, self._compression = min_rows, max_rows, compression
-
-    def setup(self) -> None:
-        self._fs, self._root = fsspec.core.url_to_fs(self._output)
-
-    def process(self, element: tuple[str, Iterable[WrittenFile]]) -> Iterator[WrittenFile]:
-        partition, files = element
-        files = sorted(files, key=lambda w: w.path)
-        small = [w for w in files if w.rows < self._min_rows]
-        if len(small) < 2:
-            yield from files
-            return
-        yield from (w for w in files if w.rows >= self._min_rows)
-        # The small files stay in staging, unreported, and are never published.
-        yield from merge_files(
-            self._fs,
-            [self._fs._strip_protocol(w.path) for w in small],
-            posixpath.join(self._root, partition),
-            partition,
-            self._run_id,
-            self._max_rows,
-            self._compression,
-        )
-
-
 class WriteParquet(beam.PTransform):
     """Enriched articles -> Parquet files under ``output``; emits one `WrittenFile` per file.
 
-    ``min_rows_per_file`` > 1 adds the merge of small files (a GroupByKey of file names only).
+    Small files (a distributed runner makes many small bundles) are merged at publish, with the
+    partition's earlier small files (see `pipeline/publish.py`), not here.
     """
 
-    def __init__(
-        self,
-        output: str,
-        run_id: str,
-        max_rows_per_file: int = 100_000,
-        compression: str = "zstd",
-        min_rows_per_file: int = 1,
-    ):
+    def __init__(self, output: str, run_id: str, max_rows_per_file: int = 100_000, compression: str = "zstd"):
         super().__init__()
         self._args = (output, run_id, max_rows_per_file, compression)
-        self._min_rows = min_rows_per_file
 
     def expand(self, articles):
-        files = articles | "WriteFiles" >> beam.ParDo(_WriteBundleFn(*self._args))
-        if self._min_rows <= 1:
-            return files
-        output, run_id, max_rows, compression = self._args
-        return (
-            files
-            | "ByPartition" >> beam.Map(lambda w: (w.partition, w))
-            | "FilesOfPartition" >> beam.GroupByKey()
-            | "MergeSmallFiles" >> beam.ParDo(_CompactPartitionFn(output, run_id, self._min_rows, max_rows, compression))
-        )
+        return articles | "WriteFiles" >> beam.ParDo(_WriteBundleFn(*self._args))

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import ledger
-from pipeline.commit import JOURNAL, DatasetOutput, OutputLocked
+from transforms.errors import OutputLocked
+from pipeline.publish import JOURNAL, DatasetOutput
 from tests.test_write import _article
 from transforms.write import write_articles
 
@@ -115,8 +116,8 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
         assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
 
 
-def _stage_articles(output: DatasetOutput, run_id: str, numbers: list[int]) -> None:
-    """A finished run's staging with real article files, one per article (tiny bundles)."""
+def _stage_articles(output: DatasetOutput, run_id: str, numbers: list[int], per_file: int = 1) -> None:
+    """A finished run's staging with real article files, ``per_file`` articles each (tiny bundles)."""
     import datetime as dt
 
     import fsspec
@@ -124,12 +125,25 @@ def _stage_articles(output: DatasetOutput, run_id: str, numbers: list[int]) -> N
     stage = output.staging_url(run_id)
     fs = fsspec.filesystem("file")
     written = {}
-    for i in numbers:
-        for w in write_articles(fs, stage, [_article(i, dt.date(2025, 9, 2))], run_id, max_rows_per_file=100):
+    for start in range(0, len(numbers), per_file):
+        articles = [_article(i, dt.date(2025, 9, 2)) for i in numbers[start : start + per_file]]
+        for w in write_articles(fs, stage, articles, run_id, max_rows_per_file=100):
             written[w.path] = w.rows
     os.makedirs(f"{stage}/_runs", exist_ok=True)
-    with open(f"{stage}/_runs/{run_id}.json", "w") as f:
-        json.dump({"run_id": run_id, "articles_written": len(numbers), "written_files": written}, f)
+    summary_file = f"{stage}/_runs/{run_id}.json"
+    if os.path.exists(summary_file):  # a second call adds to the same run
+        written.update(json.load(open(summary_file))["written_files"])
+    with open(summary_file, "w") as f:
+        json.dump({"run_id": run_id, "articles_written": len(written), "written_files": written}, f)
+
+
+def test_only_the_small_files_of_a_run_are_merged(tmp_path):
+    output = DatasetOutput(str(tmp_path))
+    _stage_articles(output, "r1", [10, 11, 12, 13], per_file=4)
+    _stage_articles(output, "r1", [1, 2, 3])  # three one-row bundles, same partition
+    output.publish("r1", min_rows_per_file=2, max_rows_per_file=4)
+    rows = sorted(pq.read_metadata(tmp_path / f).num_rows for f in _published(tmp_path))
+    assert rows == [3, 4]  # the big file as it was, the three small ones as one
 
 
 def test_small_files_are_merged_with_the_partitions_earlier_small_files(tmp_path):
@@ -166,7 +180,7 @@ def test_a_merge_interrupted_after_its_journal_is_rolled_forward(tmp_path, monke
     _stage_articles(output, "r1", [1, 2])
     output.publish("r1", min_rows_per_file=3, max_rows_per_file=6)
     _stage_articles(output, "r2", [3])
-    from pipeline import faults
+    from transforms import faults
 
     def crash(point):
         if point == "publish-before-manifest":

@@ -1,4 +1,4 @@
-"""The output contract: staged writes, a lock, and a publish step readers can trust.
+"""The output contract: staged writes and a publish step readers can trust.
 
 A run writes everything under ``<output>/_staging/<run_id>/`` in the final layout. Only when
 the pipeline has finished and every input is accounted for does the driver publish:
@@ -7,47 +7,41 @@ the pipeline has finished and every input is accounted for does the driver publi
 2. move each file to the same relative path under ``<output>`` (Parquet names are
    deterministic, so moving again after a crash cannot duplicate anything);
 3. write the manifest ``_runs/<run_id>.json`` (summary, options, versions, every output file
-   with its row count) and ``_runs/<run_id>.inputs.jsonl`` (every input and its outcome);
+   with its row count); the run's ledger ``_runs/<run_id>.inputs.jsonl`` (every input and its
+   outcome) and the committed-input index (`pipeline.ledger`) move in with the data;
 4. remove the staging folder and touch ``_SUCCESS``.
 
 Readers listing ``date=*/topic=*/*.parquet`` never see a file that is still being written
 (staging is outside the partitions and hidden by its ``_`` prefix). A crash before step 1
 leaves only staging, which the next run deletes; a crash during steps 1-4 leaves a journal,
-and the next run rolls the publish forward before doing anything else. A lock file
-(``_lock``: run id, pid, host, start) keeps two runs from writing the same output at once.
+and the next run rolls the publish forward before doing anything else. The lock
+(`pipeline.lock`) keeps two runs from writing the same output at once.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import errno
 import json
 import logging
 import os
 import posixpath
-import socket
-import time
 from typing import Any, Iterator
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import faults, ledger
-from pipeline.errors import UsageError
-from transforms.write import merge_files
+from pipeline import ledger, lock
+from pipeline.ledger import REJECTIONS as REJECTED
+from pipeline.ledger import RUNS, ledger_path
+from schemas.article import source_id
+from transforms import faults
+from transforms.errors import UsageError
+from transforms.parquet_files import PendingFile, merge_files
 
 STAGING = "_staging"
-RUNS = "_runs"
-REJECTED = "_rejected"
-LOCK = "_lock"
 SUCCESS = "_SUCCESS"
 JOURNAL = "_PUBLISHING"
 _LOG = logging.getLogger(__name__)
-
-
-class OutputLocked(UsageError):
-    """Another live run holds the output's lock."""
 
 
 class DatasetOutput:
@@ -78,7 +72,7 @@ class DatasetOutput:
     def check_writable(self) -> None:
         """Stop before any work, with a one-line reason, when the output cannot be a dataset
         root: a regular file, under a file, or (locally) a folder this process may not write."""
-        if "file" not in _protocols(self.fs):
+        if not lock.is_local(self.fs):
             if self.fs.isfile(self.root):
                 raise UsageError(f"--output {self.url} is a file, not a folder")
             return
@@ -92,63 +86,14 @@ class DatasetOutput:
             reason = "is on a read-only file system" if _read_only(path) else "is not writable by this user"
             raise UsageError(f"--output {self.url}: {path} {reason}")
 
-    # -- lock ---------------------------------------------------------------------------
+    # -- history ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, run_id: str, stale_after_s: float = 12 * 3600) -> Iterator[None]:
-        """Hold ``<output>/_lock`` for the duration; a dead or timed-out holder is taken over."""
-        path = self._path(LOCK)
-        me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": _now()}
-        try:
-            self.fs.makedirs(self.root, exist_ok=True)
-            created = self._create_exclusive(path, me)
-        except (PermissionError, FileExistsError, NotADirectoryError) as exc:
-            raise UsageError(f"--output {self.url}: cannot write there ({exc.strerror or exc})") from exc
-        except OSError as exc:
-            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
-                raise
-            raise UsageError(f"--output {self.url}: cannot write there ({exc.strerror or exc})") from exc
-        if not created:
-            holder = self._read_json(path) or {}
-            if not _is_stale(holder, stale_after_s):
-                raise OutputLocked(
-                    f"{self.url} is locked by run {holder.get('run_id')} (pid {holder.get('pid')} on "
-                    f"{holder.get('host')}, since {holder.get('started_at')}). Wait for it to finish; if it died, "
-                    f"the lock is taken over after {stale_after_s / 3600:g} h, or delete {path} by hand."
-                )
-            _LOG.warning("taking over the stale lock of run %s (%s)", holder.get("run_id"), holder)
-            self.fs.rm(path)
-            if not self._create_exclusive(path, me):
-                raise OutputLocked(f"{self.url}: another run took the lock at the same moment; try again")
-        try:
-            yield
-        finally:
-            if (self._read_json(path) or {}).get("run_id") == run_id:
-                self.fs.rm(path)
-
-    def _create_exclusive(self, path: str, content: dict[str, Any]) -> bool:
-        data = json.dumps(content).encode()
-        if "file" in _protocols(self.fs):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            return True
-        # Object stores have no exclusive create: write, then check that we are the owner.
-        if self.fs.exists(path):
-            return False
-        self.fs.pipe_file(path, data)
-        return (self._read_json(path) or {}).get("run_id") == content["run_id"]
+    def lock(self, run_id: str, stale_after_s: float = 12 * 3600) -> contextlib.AbstractContextManager[None]:
+        """Hold the output's lock for the duration (see `pipeline.lock`)."""
+        return lock.hold(self.fs, self.root, self.url, run_id, stale_after_s)
 
     def _read_json(self, path: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.fs.cat_file(path))
-        except (FileNotFoundError, ValueError):
-            return None
-
-    # -- history ------------------------------------------------------------------------
+        return lock.read_json(self.fs, path)
 
     def manifests(self) -> list[dict[str, Any]]:
         """Committed runs, oldest first."""
@@ -166,43 +111,13 @@ class DatasetOutput:
             with self.fs.open(path, "rb") as f:
                 yield from ledger.read_batches(f)
             return
-        legacy = list(self._legacy_entries())
+        legacy = list(ledger.legacy_rows(self.fs, self.root, self.manifests()))
         if legacy:
             yield from ledger.as_table(legacy).to_batches()
 
     def fingerprints(self) -> dict[str, Any]:
         """fingerprint -> the settings it stands for."""
         return self._read_json(self._path(ledger.FINGERPRINTS)) or {}
-
-    def _legacy_entries(self) -> Iterator[dict[str, Any]]:
-        """Index rows from the per-run ledgers of a version without the index: each input's
-        latest committed outcome; inputs whose file a later run replaced are forgotten."""
-        latest: dict[str, dict[str, Any]] = {}
-        for manifest in self.manifests():
-            # Rows of merged files reappear below, in this run's ledger, as "moved".
-            for rel in manifest.get("replaced_files", []) + manifest.get("merged_files", []):
-                for sid in [k for k, v in latest.items() if v.get("file") == rel]:
-                    del latest[sid]
-            inputs_file = manifest.get("inputs_file")
-            if not inputs_file or not self.fs.exists(self._path(inputs_file)):
-                continue
-            with self.fs.open(self._path(inputs_file), "rt", encoding="utf-8") as f:
-                for line in f:
-                    entry = json.loads(line)
-                    if entry.get("stage") == "match":
-                        continue
-                    previous = latest.get(source_id_of(entry), {})
-                    latest[source_id_of(entry)] = {
-                        "source_path": entry["source_path"],
-                        "source_line": entry.get("source_line") or 0,
-                        "content_sha256": entry.get("content_sha256"),
-                        "fingerprint": ledger.LEGACY,
-                        "outcome": ledger.REJECTED if entry["outcome"] == "rejected" else ledger.WRITTEN,
-                        "file": entry.get("file"),
-                        "run_id": previous.get("run_id") if entry["outcome"] == "moved" else manifest["run_id"],
-                        "error": f"{entry.get('stage')}:{entry.get('error_type')}" if entry["outcome"] == "rejected" else None,
-                    }
-        yield from latest.values()
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -278,7 +193,9 @@ class DatasetOutput:
             staged, merged = self._stage_merges(
                 run_id, staged, untouchable, min_rows_per_file, max_rows_per_file, compression
             )
-        run_rows, moved = self._stage_ledger(run_id, stage, staged, fingerprint)
+        # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
+        with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
+            run_rows, moved = ledger.write_run_ledger(self.fs, stage, staged, run_id, fingerprint, out)
         removed = set(deletes) | set(merged) | {r["file"] for r in rewrites if not r["staged"]}
         self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
         with self.fs.open(posixpath.join(stage, ledger.INPUTS), "wb") as out, ledger.index_writer(out) as writer:
@@ -326,7 +243,7 @@ class DatasetOutput:
                 continue
             with self.fs.open(self._path(rel), "rb") as f:
                 table = pq.read_table(f)
-            ids = [source_id_of(r) for r in table.select(["source_path", "source_line"]).to_pylist()]
+            ids = [source_id(r['source_path'], r['source_line']) for r in table.select(["source_path", "source_line"]).to_pylist()]
             keep = [i for i, source_id in enumerate(ids) if source_id not in drop]
             staged_rel = None
             if keep:
@@ -336,51 +253,6 @@ class DatasetOutput:
                     pq.write_table(table.take(keep), out, compression="zstd")
             rewrites.append({"file": rel, "staged": staged_rel, "rows_removed": len(ids) - len(keep)})
         return rewrites
-
-    def _stage_ledger(self, run_id: str, stage: str, staged: list[str], fingerprint: str) -> tuple[pa.Table, pa.Table]:
-        """Write this run's ledger (a line per input: written, moved by a merge, or rejected) into
-        staging; return its index rows and the (source_path, source_line, file) of moved rows."""
-        run_rows: list[dict[str, Any]] = []
-        moved: dict[str, list] = {"source_path": [], "source_line": [], "file": []}
-        # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
-        with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
-            for rel in staged:
-                path = posixpath.join(stage, rel)
-                if rel.endswith(".parquet"):
-                    with self.fs.open(path, "rb") as f:
-                        parquet = pq.ParquetFile(f)
-                        partition = posixpath.dirname(rel)
-                        columns = ["source_path", "source_line", "content_sha256", "run_id"]
-                        for batch in parquet.iter_batches(columns=columns):
-                            for row in batch.to_pylist():
-                                # A row another run wrote is here because a merge moved it into this file.
-                                outcome = "written" if row.pop("run_id") == run_id else "moved"
-                                _write_line(out, {**row, "outcome": outcome, "partition": partition, "file": rel})
-                                line = row["source_line"] or 0
-                                if outcome == "moved":
-                                    moved["source_path"].append(row["source_path"])
-                                    moved["source_line"].append(line)
-                                    moved["file"].append(rel)
-                                else:
-                                    run_rows.append(_index_row(row, line, fingerprint, ledger.WRITTEN, rel, run_id))
-                elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
-                    with self.fs.open(path, "rt", encoding="utf-8") as f:
-                        for line in f:
-                            entry = json.loads(line)
-                            _write_line(out, {**entry, "outcome": "rejected"})
-                            if entry.get("stage") != "match":
-                                error = f"{entry.get('stage')}:{entry.get('error_type')}"
-                                run_rows.append(
-                                    {**_index_row(entry, entry.get("source_line") or 0, fingerprint, ledger.REJECTED, None, run_id), "error": error}
-                                )
-        moved_table = pa.table(
-            {
-                "source_path": pa.array(moved["source_path"], pa.string()),
-                "source_line": pa.array(moved["source_line"], pa.int32()),
-                "file": pa.array(moved["file"], pa.string()),
-            }
-        )
-        return ledger.as_table(run_rows), moved_table
 
     def _stage_merges(
         self, run_id: str, staged: list[str], untouchable: set[str], min_rows: int, max_rows: int, compression: str
@@ -500,7 +372,7 @@ class DatasetOutput:
         summary.pop("written_files", None)  # staging paths; output_files says where they are now
         return {
             **summary,
-            "published_at": _now(),
+            "published_at": lock.now(),
             "output_files": outputs,
             "rejection_files": [f for f in files if f.startswith(REJECTED + "/")],
             "inputs_file": ledger_path(run_id),
@@ -511,41 +383,9 @@ class DatasetOutput:
         with self._atomic_file(path) as out:
             out.write(data)
 
-    @contextlib.contextmanager
-    def _atomic_file(self, path: str) -> Iterator[Any]:
+    def _atomic_file(self, path: str) -> PendingFile:
         """A binary file written under a hidden temporary name, moved to ``path`` when complete."""
-        temporary = posixpath.join(posixpath.dirname(path), "." + posixpath.basename(path) + ".tmp")
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with self.fs.open(temporary, "wb") as out:
-            yield out
-        self.fs.mv(temporary, path)
-
-
-def ledger_path(run_id: str) -> str:
-    return posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
-
-
-def _index_row(entry: dict[str, Any], line: int, fingerprint: str, outcome: str, file: str | None, run_id: str) -> dict[str, Any]:
-    return {
-        "source_path": entry["source_path"],
-        "source_line": line,
-        "content_sha256": entry.get("content_sha256"),
-        "fingerprint": fingerprint,
-        "outcome": outcome,
-        "file": file,
-        "run_id": run_id,
-        "error": None,
-    }
-
-
-def _write_line(out, record: dict[str, Any]) -> None:
-    out.write((json.dumps(record, sort_keys=True) + "\n").encode())
-
-
-def source_id_of(entry: dict[str, Any]) -> str:
-    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (as `Article.source_id`)."""
-    line = entry.get("source_line")
-    return entry["source_path"] if line is None else f"{entry['source_path']}#L{line}"
+        return PendingFile(self.fs, path, ".tmp")
 
 
 def _read_only(path: str) -> bool:
@@ -555,24 +395,3 @@ def _read_only(path: str) -> bool:
         return False
 
 
-def _protocols(fs) -> tuple[str, ...]:
-    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-
-
-def _is_stale(holder: dict[str, Any], stale_after_s: float) -> bool:
-    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-        try:
-            os.kill(holder["pid"], 0)
-        except ProcessLookupError:
-            return True  # the holder died on this machine
-        except PermissionError:
-            pass
-    try:
-        started = dt.datetime.fromisoformat(holder["started_at"]).timestamp()
-    except (KeyError, TypeError, ValueError):
-        return True
-    return time.time() - started > stale_after_s
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
