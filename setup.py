@@ -16,7 +16,7 @@ setup(
     description="News-article ingestion pipeline on Apache Beam: clean, enrich with spaCy, write Hive-partitioned Parquet",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*", "schemas", "schemas.*"]),
-    package_data={"transforms.rules": ["*.yaml", "*.json", "*.json.gz", "label_maps/*.yaml"]},
+    package_data={"transforms.rules": ["*.yaml", "label_maps/*.yaml"], "transforms.models": ["*.json", "*.json.gz", "*.npz"]},
     include_package_data=True,
     install_requires=[
         "apache-beam>=2.60,<3",

@@ -15,10 +15,11 @@ import os
 import re
 import sys
 from collections import Counter
-from importlib import resources
 from typing import Callable, Iterable
 
 import yaml
+
+from transforms.package_data import rules_file
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -89,7 +90,7 @@ def _read(path: str) -> str:
 def load_label_map(path: str | None, name: str = "ag_news.yaml") -> dict[str, list[str]]:
     """Evaluation label -> the taxonomy slugs that count as correct for it."""
     if path is None:
-        text = resources.files("transforms.rules").joinpath("label_maps", name).read_text("utf-8")
+        text = rules_file("label_maps", name).read_text("utf-8")
     else:
         text = _read(path)
     return {str(k): [v] if isinstance(v, str) else list(v) for k, v in yaml.safe_load(text)["labels"].items()}

@@ -1,4 +1,4 @@
-"""Train + cross-validate the boilerplate line classifier; write transforms/rules/line_model.json.
+"""Train + cross-validate the boilerplate line classifier; write transforms/models/line_model.json.
 
     pip install -e .[train]
     python training/train_line_classifier.py    # CV figures (5 folds grouped by site) + the model file (~3 min)
@@ -45,7 +45,7 @@ def prf(gold, predicted, n=1):
     return token_prf(gold, predicted)
 
 
-HERE = os.path.join(REPO, "transforms", "rules")
+HERE = os.path.join(REPO, "transforms", "models")
 TOK = re.compile(r"\w+")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from importlib import resources
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
@@ -23,6 +22,7 @@ from transforms import line_classifier
 from transforms import errors
 from transforms.errors import ArticleRejected, RulePackError
 from transforms.failures import REJECTED, run_guarded
+from transforms.package_data import rules_file
 from transforms.language import detect_language
 from transforms.repeated_lines import repeated_edge_lines, source_of
 from transforms.text import ELLIPSIS, SENTENCE_END, is_sentence, looks_like_title, to_paragraphs
@@ -63,7 +63,7 @@ def load_rules(user_packs: Iterable[str] | str | None = None) -> tuple[Rule, ...
 
     A user rule named like an earlier rule replaces it in place; ``enabled: false`` drops it.
     """
-    text = resources.files("transforms.rules").joinpath("boilerplate.yaml").read_text("utf-8")
+    text = rules_file("boilerplate.yaml").read_text("utf-8")
     rules = {r.name: r for r in parse_rules(yaml.safe_load(text), "<packaged boilerplate.yaml>")}
     for path in [user_packs] if isinstance(user_packs, str) else list(user_packs or ()):
         spec = read_yaml(path)

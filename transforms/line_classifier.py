@@ -17,7 +17,7 @@ taken relative to the page's own prose, and what a script or language cannot hav
 Arabic, Hindi, CJK, Korean; stop words without a stop list, e.g. Chinese, Japanese, Thai, or a
 language the stop lists cannot recognise) is left undefined (NaN) and read as the training mean.
 
-Model file: line_model.json (beside this module): feature standardisation + logistic
+Model file: models/line_model.json: feature standardisation + logistic
 regression weights (1 stage shipped; an optional 2nd stage sees the neighbours' stage-1
 probabilities), the decision threshold, the Viterbi switch penalty and the page-shape gate. Stop-word lists: stoplists.json.gz
 (from jusText, BSD-2-Clause), keyed by jusText language name.
@@ -27,18 +27,17 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import re
 from collections import Counter
 from functools import lru_cache
 
 import numpy as np
 
+from transforms.package_data import model_file
 from transforms.text import CLOSING, SENTENCE_STOPS
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
-MODEL_PATH = os.path.join(HERE, "line_model.json")
-STOPLIST_PATH = os.path.join(HERE, "stoplists.json.gz")
+MODEL_PATH = str(model_file("line_model.json"))
+STOPLIST_PATH = str(model_file("stoplists.json.gz"))
 
 # ISO 639-1 -> jusText stoplist name (languages whose lists are clean enough to vote with)
 ISO2JUSTEXT = {
@@ -92,20 +91,10 @@ MIN_ENGLISH_SHARE = 0.03
 
 @lru_cache(maxsize=1)
 def _stoplists() -> dict[str, frozenset]:
-    if os.path.exists(STOPLIST_PATH):
-        with gzip.open(STOPLIST_PATH, "rt", encoding="utf-8") as f:
-            raw = json.load(f)
-        return {k: frozenset(v) for k, v in raw.items()}
-    try:  # fall back to the justext package's own lists
-        import justext  # noqa: F401
-        d = os.path.join(os.path.dirname(justext.__file__), "stoplists")
-        out = {}
-        for fn in os.listdir(d):
-            with open(os.path.join(d, fn), encoding="utf-8") as f:
-                out[fn[:-4]] = frozenset(t for w in f.read().lower().split() for t in _TOK.findall(w))
-        return out
-    except Exception:
-        return {}
+    """jusText's stop lists (BSD-2-Clause), packaged with the model; missing means a broken install."""
+    with gzip.open(STOPLIST_PATH, "rt", encoding="utf-8") as f:
+        raw = json.load(f)
+    return {k: frozenset(v) for k, v in raw.items()}
 
 
 @lru_cache(maxsize=1)

