@@ -89,3 +89,13 @@ def test_language_identifier_from_the_cache_matches_py3langid(tmp_path, monkeypa
     for text in ("Der Bundestag hat am Mittwoch über den Haushalt beraten.", "これは日本語の文章です。", "El gobierno aprobó el presupuesto."):
         assert cached.classify(text) == reference.classify(text)
     assert cached.classify("Der Bundestag hat am Mittwoch über den Haushalt beraten.")[0] == "de"
+
+
+def test_the_minilm_graph_is_cached_under_the_digest_of_its_weights(tmp_path):
+    from transforms.topic_embeddings import minilm_graph_name
+
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    a.write_bytes(b"weights one")
+    b.write_bytes(b"weights two")
+    assert minilm_graph_name(a) != minilm_graph_name(b)  # new weights never reuse an old graph
+    assert minilm_graph_name(a) == minilm_graph_name(tmp_path / "a.safetensors")
