@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"index: {args.committed:,} committed inputs, {size / 2**20:.1f} MB on disk (built in {time.perf_counter() - started:.0f} s)")
         plan = _child(PLAN.format(repo=str(REPO), inbox=str(inbox), root=str(root)))
         print(
-            f"planning a run of {plan['files']:,} new files: {plan['seconds']:.2f} s, peak RSS {plan['peak_rss_mb']:.0f} MB "
+            f"planning a run of {plan['files']:,} files ({args.new:,} new): {plan['seconds']:.2f} s, peak RSS {plan['peak_rss_mb']:.0f} MB "
             f"(imports {plan['import_seconds']:.1f} s more; {plan['entries']} committed entries kept)"
         )
         publish = _child(PUBLISH.format(repo=str(REPO), root=str(root), new=args.new))

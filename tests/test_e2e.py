@@ -211,22 +211,6 @@ def test_every_bundled_format_end_to_end(tmp_path):
     assert {r["language"] for r in rows} == {"en"}
 
 
-def test_benchmark_smoke():
-    """The benchmark script runs (a tiny corpus); its figures are for people, not asserted."""
-    result = subprocess.run(
-        [sys.executable, "benchmarks/throughput.py", "--articles", "6"], cwd=REPO, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = {line[:48].strip(): line[48:].split() for line in result.stdout.splitlines() if line.startswith(("raw", "pipeline"))}
-    # Raw spaCy reads exactly the bodies the pipeline wrote, and of those, the ones it ran NER on.
-    written = rows["pipeline, DirectRunner 1 worker"][0]
-    assert rows["raw spaCy, 1 process"][0] == rows["raw spaCy, n_process=2"][0] == written == "6"
-    assert 0 < int(rows["raw spaCy on the bodies given NER, 1 process"][0]) <= 6
-    assert f"end-to-end / raw spaCy on the same {written} bodies: 1 worker" in result.stdout
-    assert "like for like" in result.stdout and "per article: NER" in result.stdout
-    assert "the pipeline's own work, 1 worker" in result.stdout
-
-
 def test_hostile_inputs_are_written_or_rejected_and_nothing_escapes_the_output(tmp_path):
     from tests.data.make_bad_inputs import make
 
