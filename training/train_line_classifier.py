@@ -1,11 +1,12 @@
-"""Train + cross-validate the boilerplate line classifier; write transforms/models/line_model.json.
+"""Train + cross-validate the boilerplate line classifier; write transforms/models/line_model.json
+(only when its cross-validated figures reach `TARGETS`).
 
     pip install -e .[train]
     python training/train_line_classifier.py    # CV figures (5 folds grouped by site) + the model file (~3 min)
                                              # (1-stage logistic regression + Viterbi smoothing)
-    venv/bin/python train.py --stages 2 --no-final   # compare: stacked 2nd stage on neighbours' probs
-    venv/bin/python train.py --model lgbm --stages 2 # compare: LightGBM (CV only, not shippable as is)
-    venv/bin/python train.py --smooth 0 --no-final   # compare: plain threshold, no smoothing
+    python training/train_line_classifier.py --stages 2 --no-final   # compare: stacked 2nd stage on neighbours' probs
+    python training/train_line_classifier.py --model lgbm --stages 2 # compare: LightGBM (CV only, not shippable as is)
+    python training/train_line_classifier.py --smooth 0 --no-final   # compare: plain threshold, no smoothing
 
 Labels: a line is 'body' when >= 50% of its tokens align (difflib) to the gold body.
 Folds: pages grouped by site (registered domain), so the two pages of a site never

@@ -1,7 +1,7 @@
 """Entities stage: spaCy NER once per article, model loaded once per worker, batched.
 
 `BatchElements` + one `nlp.pipe` call per batch runs at the speed of raw spaCy (one `nlp()`
-per element measured 12% slower). Only the components named entities come from, and the
+per element is slower; docs/benchmarks.md). Only the components named entities come from, and the
 ones they listen to, are kept; tagger, parser and lemmatizer are removed at load.
 """
 from __future__ import annotations
@@ -113,9 +113,9 @@ def load_ner(name: str, gemm: str = "blis"):
 
     ``gemm="blis"`` is spaCy's own setting. ``"numpy"`` puts every layer on thinc's NumpyOps
     without BLIS, so their matrix products go to NumPy's BLAS (OpenBLAS in NumPy's wheels),
-    held to one thread because a Beam worker is one core's share of the work. On the benchmark
-    machine (2 cores, Sapphire Rapids) OpenBLAS does the tok2vec products in half BLIS's time
-    and NER ran 5-8% faster, with the same entities on 400 articles.
+    held to one thread because a Beam worker is one core's share of the work. Where OpenBLAS
+    multiplies these shapes faster than BLIS (measured in docs/benchmarks.md), NER is faster,
+    with the same entities.
     """
     import spacy
 
@@ -170,8 +170,8 @@ def skip_reason(language: str | None, models: dict[str, Any]) -> str | None:
     return f"no spaCy model configured for language {language!r}"
 
 
-#: New strings a model's vocabulary may gain before the worker loads the model afresh
-#: (about 350 bytes each with their lexemes and tokenizer-cache entries: ~35 MB).
+#: New strings a model's vocabulary may gain before the worker loads the model afresh (each
+#: costs its lexeme and tokenizer-cache entries; docs/benchmarks.md has the measured bound).
 MAX_NEW_STRINGS = 100_000
 
 

