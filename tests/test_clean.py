@@ -321,7 +321,7 @@ _ZH_TAIL = ["相关新闻", "市长会见外国代表团", "本市举办国际�
 
 
 def test_unspaced_scripts_are_counted_in_words_not_whitespace_runs():
-    from transforms.line_classifier import word_equivalents
+    from transforms.line_features import word_equivalents
 
     assert word_equivalents("The council met on Tuesday") == 5
     assert 15 <= word_equivalents(_ZH_BODY[0]) <= 25  # one whitespace "word", about 20 English ones
@@ -331,14 +331,15 @@ def test_unspaced_scripts_are_counted_in_words_not_whitespace_runs():
 def test_a_page_in_a_language_without_stop_list_gets_none_not_english():
     import numpy as np
 
-    from transforms import line_classifier as lc
+    from transforms.line_features import feature_names, page_features
+    from transforms.stoplists import TOKEN, stoplist_language
 
-    tokens = lc._TOK.findall(" ".join(_ZH_NAV + _ZH_BODY).lower())
-    assert lc.detect_language(tokens) == ""
+    tokens = TOKEN.findall(" ".join(_ZH_NAV + _ZH_BODY).lower())
+    assert stoplist_language(tokens) == ""
     english = ["the", "council", "said", "on", "tuesday", "that", "it", "would", "vote", "on", "the", "plan"]
-    assert lc.detect_language(english) == "English"
-    X = lc.page_features(_ZH_NAV + _ZH_BODY + _ZH_TAIL)
-    names = lc.feature_names()
+    assert stoplist_language(english) == "English"
+    X = page_features(_ZH_NAV + _ZH_BODY + _ZH_TAIL)
+    names = feature_names()
     # no stop list and no letter case in Chinese: undefined, not zero
     for name in ("stop_share", "stop_rel", "title_share", "upper_share"):
         assert np.isnan(X[:, names.index(name)]).all()

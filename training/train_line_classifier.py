@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from line_labels import line_labels, load, page_ids, split_lines  # noqa: E402
 
 import transforms.line_classifier as lc  # noqa: E402
+import transforms.line_features as lf  # noqa: E402
 from pipeline.evaluate import token_prf  # noqa: E402  (the dev set's score_cleaning.py metric)
 
 
@@ -61,7 +62,7 @@ def site(url):
 
 def page_language(gold, page):
     """ISO 639-1 code of the page (py3langid on the gold body, else on the page text), for
-    reporting by language group only (the stop-list guess lc.detect_language makes for the
+    reporting by language group only (the stop-list guess transforms.stoplists.stoplist_language makes for the
     features would call a Japanese or Chinese page English)."""
     from transforms.language import detect_language
     return detect_language(gold) or detect_language(page) or "unknown"
@@ -73,7 +74,7 @@ def build(ids):
         inp, gold, url = load(pid)
         lines = split_lines(inp)
         y = np.array(line_labels(lines, gold)) >= 0.5
-        X = lc.page_features(lines, "auto")
+        X = lf.page_features(lines, "auto")
         ntok = np.array([len(TOK.findall(l)) for l in lines], float)
 
         lang = page_language(gold, inp)
@@ -105,7 +106,7 @@ class LR:
         self.m = LogisticRegression(C=self.C, max_iter=3000).fit(self._z(X), y, sample_weight=w)
         return self
 
-    def _z(self, X):  # NaN -> 0 after standardising, i.e. the training mean, as lc._logreg does
+    def _z(self, X):  # NaN -> 0 after standardising, i.e. the training mean, as lc.logistic does
         return np.nan_to_num(self.sc.transform(X), nan=0.0)
 
     def predict(self, X):
@@ -152,18 +153,18 @@ def fit_stages(pages, args, inner_folds=4):
         for i, (p, g) in enumerate(zip(pages, groups)):
             if g == k:
                 p1[i] = m.predict(p["X"])
-    X2 = np.concatenate([np.concatenate([p["X"], lc.stage2_features(q, p["X"])], 1) for p, q in zip(pages, p1)])
+    X2 = np.concatenate([np.concatenate([p["X"], lf.stage2_features(q, p["X"])], 1) for p, q in zip(pages, p1)])
     s2 = Model(args.C2).fit(X2, y, w)
     # OOF of the full 2-stage for threshold choice: approximate by stage-2 on inner OOF p1 with a
     # stage 2 trained in the same inner folds
     oof = [None] * len(pages)
     for k in range(inner_folds):
         tr = [i for i, g in enumerate(groups) if g != k]
-        Xtr = np.concatenate([np.concatenate([pages[i]["X"], lc.stage2_features(p1[i], pages[i]["X"])], 1) for i in tr])
+        Xtr = np.concatenate([np.concatenate([pages[i]["X"], lf.stage2_features(p1[i], pages[i]["X"])], 1) for i in tr])
         m2 = Model(args.C2).fit(Xtr, np.concatenate([pages[i]["y"] for i in tr]), weights([pages[i] for i in tr], args.weight))
         for i, g in enumerate(groups):
             if g == k:
-                oof[i] = m2.predict(np.concatenate([pages[i]["X"], lc.stage2_features(p1[i], pages[i]["X"])], 1))
+                oof[i] = m2.predict(np.concatenate([pages[i]["X"], lf.stage2_features(p1[i], pages[i]["X"])], 1))
     return [s1, s2], oof
 
 
@@ -200,7 +201,7 @@ def oof_probs(pages, args, k):
 def predict(models, X):
     p = models[0].predict(X)
     if len(models) > 1:
-        p = models[1].predict(np.concatenate([X, lc.stage2_features(p, X)], 1))
+        p = models[1].predict(np.concatenate([X, lf.stage2_features(p, X)], 1))
     return p
 
 
@@ -320,7 +321,7 @@ def main():
     print(f"CV at the shipped setting (threshold {t}, switch_penalty {sw}): "
           f"P={at[:, 0].mean():.3f} R={at[:, 1].mean():.3f} F1={at[:, 2].mean():.3f}")
     at_groups = report_groups(pages, at)
-    out = dict(version=1, features=lc.feature_names(), threshold=float(t), switch_penalty=float(sw),
+    out = dict(version=1, features=lf.feature_names(), threshold=float(t), switch_penalty=float(sw),
                stages=[m.export() for m in models],
                gate={"min_short_share": 0.3, "min_lines": 12},
                trained_on="scrapinghub article-extraction-benchmark (181 pages), labels = difflib alignment to gold",

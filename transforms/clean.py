@@ -16,14 +16,14 @@ import apache_beam as beam
 import yaml
 
 from schemas.article import Article
+from transforms import errors, line_classifier
 from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
-from transforms import line_classifier
-from transforms import errors
 from transforms.errors import ArticleRejected, RulePackError
 from transforms.failures import REJECTED, run_guarded
-from transforms.package_data import rules_file
 from transforms.language import detect_language
+from transforms.line_features import word_equivalents
+from transforms.package_data import rules_file
 from transforms.repeated_lines import repeated_edge_lines, source_of
 from transforms.text import ELLIPSIS, SENTENCE_END, is_sentence, looks_like_title, to_paragraphs
 
@@ -120,7 +120,7 @@ def _is_teaser(line: str, tails: list[Rule]) -> bool:
     """
     return (
         line.endswith(ELLIPSIS)
-        or (line_classifier.word_equivalents(line) <= TEASER_MAX_WORDS and not SENTENCE_END.search(line))
+        or (word_equivalents(line) <= TEASER_MAX_WORDS and not SENTENCE_END.search(line))
         or any(rule.match(line) for rule in tails)
     )
 
