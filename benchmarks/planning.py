@@ -85,7 +85,7 @@ import json, sys, time, types
 sys.path.insert(0, {repo!r})
 start = time.perf_counter()
 from pipeline.publish import DatasetOutput
-from pipeline.main import plan_run
+from pipeline.plan import plan_run
 imported = time.perf_counter()
 config = types.SimpleNamespace(inputs=({inbox!r},), mode="incremental", fingerprint="0123456789abcdef",
                                retry_rejected=False, reprocess_stale=False)

@@ -28,6 +28,9 @@ Every Apache Beam pipeline option passes through as well, for example:
   --direct_num_workers 2 --direct_running_mode multi_processing   (use both cores locally)
   --setup_file ./setup.py   (ship this project to remote workers)
 See https://beam.apache.org/documentation/runners/capability-matrix/ and each runner's page.
+A batch run on the DirectRunner (named or not) goes straight to Beam's FnApiRunner: Beam's
+DirectRunner would first download its Prism binary at run time, which fails offline. DaskRunner
+is refused: it runs this pipeline but gives wrong results.
 
 exit status:
   0  published (or nothing new to publish), nothing alarming

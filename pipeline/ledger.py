@@ -150,6 +150,7 @@ def update_index(
     removed_files: Iterable[str],
     writer: pq.ParquetWriter,
     replace_all: bool = False,
+    dropped: Iterable[str] = (),
 ) -> int:
     """Write the index after a publish to ``writer``, a batch of the old index at a time; return
     how many committed inputs it forgets.
@@ -158,9 +159,11 @@ def update_index(
     ``source_path, source_line, file`` of earlier runs' rows that a merge moved into a new file.
     ``removed_files``: published files the publish deletes; inputs only they held are forgotten,
     so a later incremental run ingests them again. ``replace_all``: a rebuild forgets everything.
+    ``dropped``: source ids whose entries go (JSON Lines records their feed no longer has).
     """
     removed = pa.array(sorted(set(removed_files)), pa.string())
-    run_ids = keys_of(run_rows) if run_rows.num_rows else pa.array([], pa.string())
+    ours = keys_of(run_rows).combine_chunks() if run_rows.num_rows else pa.array([], pa.string())
+    run_ids = pa.concat_arrays([ours.cast(pa.string()), pa.array(sorted(set(dropped)), pa.string())])
     moved_ids = keys_of(moved) if moved.num_rows else pa.array([], pa.string())
     forgotten = 0
     for batch in old:
@@ -257,6 +260,7 @@ def legacy_rows(fs, root: str, manifests: list[dict[str, Any]]) -> Iterator[dict
     first): each input's latest committed outcome; inputs whose file a later run replaced are
     forgotten."""
     latest: dict[str, dict[str, Any]] = {}
+    wrote: dict[str, str] = {}  # source id -> the run that wrote its row (a merge moves it, keeps the run)
     for manifest in manifests:
         # Rows of merged files reappear below, in this run's ledger, as "moved".
         for rel in manifest.get("replaced_files", []) + manifest.get("merged_files", []):
@@ -272,7 +276,9 @@ def legacy_rows(fs, root: str, manifests: list[dict[str, Any]]) -> Iterator[dict
                     continue
                 sid = source_id(entry["source_path"], entry.get("source_line"))
                 rejected = entry["outcome"] == "rejected"
-                run = latest.get(sid, {}).get("run_id") if entry["outcome"] == "moved" else manifest["run_id"]
+                if entry["outcome"] != "moved":
+                    wrote[sid] = manifest["run_id"]
+                run = wrote.get(sid, manifest["run_id"])
                 error = f"{entry.get('stage')}:{entry.get('error_type')}" if rejected else None
                 latest[sid] = _index_row(entry, LEGACY, REJECTED if rejected else WRITTEN, entry.get("file"), run, error)
     yield from latest.values()

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import ledger, lock
@@ -121,6 +122,22 @@ class DatasetOutput:
 
     # -- recovery -----------------------------------------------------------------------
 
+    def migrate_index(self) -> bool:
+        """Write the committed-input index of an output an earlier version wrote (from its
+        per-run ledgers), once, so later runs read the index instead; True when it did."""
+        if self.fs.exists(self._path(ledger.INPUTS)) or not self.fs.exists(self._path(RUNS)):
+            return False
+        rows = list(ledger.legacy_rows(self.fs, self.root, self.manifests()))
+        if not rows:
+            return False
+        with self._atomic_file(self._path(ledger.INPUTS)) as out:
+            ledger.write_index(ledger.as_table(rows), out)
+        return True
+
+    def interrupted_publishes(self) -> list[str]:
+        """Runs whose publish a crash interrupted (the next run rolls them forward)."""
+        return [posixpath.basename(posixpath.dirname(p)) for p in self.fs.glob(self._path(STAGING, "*", JOURNAL))]
+
     def recover(self) -> list[str]:
         """Finish the publish of crashed runs that had started it; delete every other staging."""
         actions = []
@@ -176,14 +193,18 @@ class DatasetOutput:
         staged = sorted(committed_files + rejections)
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
         existing = self.partition_files()
-        this_run = self._staged_keys(stage, staged)
+        written, rejected = self._staged_ids(stage, staged)
+        # A rejected input keeps the row an earlier run wrote of it (the failure may pass; a
+        # later version may be good): nothing is lost, and the next run tries it again.
+        kept = {sid for sid, e in ledger.entries_of(self.index_batches(), source_ids=rejected).items() if e.outcome == ledger.WRITTEN}
+        vanished = self._vanished_records(summary.get("jsonl_last_lines") or {})
         rewrites: list[dict[str, Any]] = []
         if mode == "rebuild":
             deletes = existing
         else:
             deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
-            rewrites = self._stage_rewrites(run_id, this_run, set(deletes))
-        if not committed_files and not deletes and not rewrites and not this_run.num_rows:
+            rewrites = self._stage_rewrites(run_id, written + vanished, set(deletes))
+        if not committed_files and not deletes and not rewrites and not written and not rejected:
             self.fs.rm(stage, recursive=True)  # every input skipped: a no-op leaves no trace
             self._remove_empty_staging()
             return None
@@ -196,10 +217,14 @@ class DatasetOutput:
         # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
         with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
             run_rows, moved = ledger.write_run_ledger(self.fs, stage, staged, run_id, fingerprint, out)
+        if kept and mode != "rebuild":
+            run_rows = run_rows.filter(pc.invert(pc.is_in(ledger.keys_of(run_rows), value_set=pa.array(sorted(kept)))))
         removed = set(deletes) | set(merged) | {r["file"] for r in rewrites if not r["staged"]}
         self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
         with self.fs.open(posixpath.join(stage, ledger.INPUTS), "wb") as out, ledger.index_writer(out) as writer:
-            forgotten = ledger.update_index(self.index_batches(), run_rows, moved, removed, writer, replace_all=mode == "rebuild")
+            forgotten = ledger.update_index(
+                self.index_batches(), run_rows, moved, removed, writer, replace_all=mode == "rebuild", dropped=vanished
+            )
         known = self.fingerprints()
         if fingerprint not in known:
             known[fingerprint] = settings or {}
@@ -212,27 +237,38 @@ class DatasetOutput:
             "deletes": deletes,
             "merged": merged,
             "inputs_forgotten": forgotten,
+            "rejected_kept_rows": len(kept) if mode != "rebuild" else 0,
+            "records_vanished": len(vanished),
         }
         faults.reached("publish-before-journal")
         self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
         return self._publish_journal(run_id)
 
-    def _staged_keys(self, stage: str, staged: list[str]) -> pa.Table:
-        """(source_path, source_line) of every input this run wrote or rejected."""
-        paths, lines = [], []
+    def _staged_ids(self, stage: str, staged: list[str]) -> tuple[list[str], list[str]]:
+        """Source ids of the inputs this run wrote, and of those it rejected."""
+        written, rejected = [], []
         for entry in self._staged_inputs(stage, staged):
-            if entry.get("stage") != "match":
-                paths.append(entry["source_path"])
-                lines.append(entry.get("source_line") or 0)
-        return pa.table({"source_path": pa.array(paths, pa.string()), "source_line": pa.array(lines, pa.int32())})
+            if entry.get("stage") == "match":
+                continue  # a pattern, not an input
+            sid = source_id(entry["source_path"], entry.get("source_line"))
+            (rejected if "error_type" in entry else written).append(sid)
+        return written, rejected
 
-    def _stage_rewrites(self, run_id: str, this_run: pa.Table, deleted: set[str]) -> list[dict[str, Any]]:
-        """For inputs this run processed again, stage their old files rewritten without them."""
-        stage = self._path(STAGING, run_id)
-        if not this_run.num_rows:
+    def _vanished_records(self, last_lines: dict[str, int]) -> list[str]:
+        """Committed JSON Lines records beyond the last line their feed has now."""
+        if not last_lines:
             return []
-        again = ledger.entries_of(self.index_batches(), source_ids=ledger.keys_of(this_run).to_pylist())
+        entries = ledger.entries_of(self.index_batches(), source_paths=last_lines)
+        return sorted(sid for sid in entries if int(sid.rpartition("#L")[2] or 0) > last_lines[sid.rpartition("#L")[0]])
+
+    def _stage_rewrites(self, run_id: str, source_ids: list[str], deleted: set[str]) -> list[dict[str, Any]]:
+        """For inputs this run processed again (or whose lines are gone), stage their old files
+        rewritten without them."""
+        stage = self._path(STAGING, run_id)
+        if not source_ids:
+            return []
+        again = ledger.entries_of(self.index_batches(), source_ids=source_ids)
         drop_by_file: dict[str, set[str]] = {}
         for sid, entry in again.items():
             if entry.file and entry.file not in deleted:
@@ -343,6 +379,8 @@ class DatasetOutput:
         manifest["replaced_files"] = journal.get("deletes", [])
         manifest["merged_files"] = journal.get("merged", [])
         manifest["inputs_forgotten"] = journal.get("inputs_forgotten", 0)
+        manifest["rejected_kept_rows"] = journal.get("rejected_kept_rows", 0)
+        manifest["records_vanished"] = journal.get("records_vanished", 0)
         self._write_atomic(self.manifest_path(run_id), json.dumps(manifest, indent=2).encode() + b"\n")
         faults.reached("publish-before-cleanup")
         self.fs.rm(stage, recursive=True)

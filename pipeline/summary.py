@@ -50,6 +50,8 @@ class _CountRun(beam.CombineFn):
         elif isinstance(event, FileRead):
             acc["files_read"] += 1
             acc["records_read"] += event.records
+            if event.last_line is not None:
+                acc[f"last_line\t{event.source_path}"] += event.last_line
         elif isinstance(event, Counter):  # one input's counts (see SummarizeRun)
             acc.update(event)
         else:  # a matched file (a URL string)
@@ -90,6 +92,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
     partitions: dict[str, int] = {}
     files: dict[str, int] = {}
     skipped: dict[str, int] = {}
+    last_lines: dict[str, int] = {}
     for key, n in counts.items():
         parts = key.split("\t")
         if parts[0] == "rejected":
@@ -101,6 +104,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
             files[parts[1]] = n
         elif parts[0] == "skipped" and len(parts) == 2:
             skipped[parts[1]] = n
+        elif parts[0] == "last_line":
+            last_lines[parts[1]] = n
     matched = counts["matched"]
     unmatched_patterns = by_stage.get("match", 0)
     rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
@@ -122,6 +127,9 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "rows_per_partition": dict(sorted(partitions.items())),
         # The files of committed bundles; a retried bundle's leftovers are not listed.
         "written_files": dict(sorted(files.items())),
+        # The last record line of each JSON Lines file read line by line: the publish drops the
+        # rows of lines a feed no longer has.
+        "jsonl_last_lines": dict(sorted(last_lines.items())),
         "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + counts["skipped"],
     }
 
@@ -210,6 +218,10 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
     if rewritten:
         rows = sum(r["rows_removed"] for r in rewritten)
         lines.append(f"  replaced the old rows of {n(rows, 'changed input')} in {n(len(rewritten), 'file')}")
+    if summary.get("rejected_kept_rows"):
+        lines.append(f"  {n(summary['rejected_kept_rows'], 'rejected input')} keep the row an earlier run wrote; retried next run")
+    if summary.get("records_vanished"):
+        lines.append(f"  removed the rows of {n(summary['records_vanished'], 'record')} their JSON Lines feed no longer has")
     if summary.get("replaced_files"):
         forgotten = summary.get("inputs_forgotten", 0)
         lines.append(

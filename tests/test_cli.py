@@ -38,12 +38,24 @@ def out(tmp_path):
         (["--min_rows_per_file", "600", "--max_rows_per_file", "1000"], "at most half"),
         (["--max_reject_ratio", "2"], "--max_reject_ratio must be within 0-1"),
         (["--quiet", "--verbose"], "--quiet and --verbose contradict"),
+        (["--run_id", ".."], "--run_id '..': use letters, digits"),
+        (["--run_id", "a/b"], "--run_id 'a/b': use letters, digits"),
+        (["--input", ""], "--input is empty (an unset variable?)"),
+        (["--runner", "NoSuchRunner"], "--runner NoSuchRunner: "),
+        (["--runner", "DaskRunner"], "DaskRunner gives wrong results"),
     ],
 )
 def test_a_mistyped_or_bad_flag_stops_before_any_work(flags, message, out, capsys):
     assert main(["--input", str(SAMPLES), "--output", out, *flags]) == 2
     assert message in _one_line_error(capsys)
     assert not os.path.exists(out)
+
+
+def test_a_model_directory_without_meta_is_a_usage_error(tmp_path, out, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    assert main(["--input", str(SAMPLES), "--output", out, "--spacy_model", f"en={model}"]) == 2
+    assert "meta.json" in _one_line_error(capsys)
 
 
 def test_a_misspelt_output_flag_is_named(capsys, tmp_path):

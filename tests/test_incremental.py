@@ -45,7 +45,8 @@ def _processed(summary):
 
 def test_the_dry_run_says_what_the_run_then_does(inbox, tmp_path, ruler_model):
     out = tmp_path / "out"
-    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    # Two patterns name a.txt: it is read once, in the run as in the dry run.
+    flags = ["--input", str(inbox), "--input", str(inbox / "a.txt"), *_flags(ruler_model, out)]
     for attempt in ("first run", "unchanged re-run", "one file changed"):
         if attempt == "one file changed":
             (inbox / "a.txt").write_text((inbox / "a.txt").read_text() + "\nOne more line of reporting.\n")
@@ -57,6 +58,62 @@ def test_the_dry_run_says_what_the_run_then_does(inbox, tmp_path, ruler_model):
         assert skipped == summary["skipped_by_reason"], attempt
     assert plan["by_status"] == {"changed": 1, "skip:rejected_before": 2, "skip:unchanged": 4}
     assert plan["files_with_rows_replaced"] and summary["rewritten_files"][0]["file"] == plan["files_with_rows_replaced"][0]
+    rows = read_dataset(str(out)).to_table().to_pylist()
+    assert len(rows) == len({(r["source_path"], r["source_line"]) for r in rows}) == 5
+
+
+def test_lines_a_feed_no_longer_has_lose_their_rows(tmp_path, ruler_model):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    feed = inbox / "feed.jsonl"
+    stories = [{"text": f"Story number {word} about the harbour and the ferry terminal opened on Monday."} for word in ("one", "two", "three")]
+    feed.write_text("\n".join(json.dumps(s) for s in stories) + "\n")
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    assert run(flags)["articles_written"] == 3
+    feed.write_text("\n".join(json.dumps(s) for s in stories[1:]) + "\n")  # the first story deleted
+    plan = run([*flags, "--dry_run"])
+    assert plan["records_vanished"] == 1 and plan["by_status"] == {"changed": 2}
+    summary = run(flags)
+    assert summary["records_vanished"] == 1
+    bodies = sorted(r["body"] for r in read_dataset(str(out)).to_table().to_pylist())
+    assert bodies == sorted(s["text"] for s in stories[1:])  # no story twice, none lost
+
+
+def test_a_read_that_fails_keeps_the_row_written_before(tmp_path, ruler_model, monkeypatch):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "a.txt")
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    run(flags)
+
+    import transforms.read
+
+    def refused(url):
+        raise PermissionError(13, "Permission denied", url)
+
+    monkeypatch.setattr(transforms.read, "input_digest", refused)
+    failed = run(flags)
+    assert failed["rejected_by_reason"] == {"read:unreadable": 1} and failed["rejected_kept_rows"] == 1
+    assert read_dataset(str(out)).to_table().num_rows == 1  # the earlier row is still there
+    monkeypatch.undo()
+    again = run(flags)  # the failure passed: the file is unchanged, so it is skipped
+    assert again["skipped_by_reason"] == {"unchanged": 1} and read_dataset(str(out)).to_table().num_rows == 1
+
+
+def test_an_output_of_an_earlier_version_is_indexed_once(inbox, tmp_path, ruler_model, capsys):
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    first = run(flags)
+    shutil.rmtree(out / "_index")  # as an earlier version left it: ledgers in _runs/ only
+    capsys.readouterr()
+    again = run(flags)
+    printed = capsys.readouterr().out
+    assert "indexed the inputs committed by an earlier version" in printed
+    assert (out / "_index" / "inputs.parquet").exists()
+    assert again["skipped_by_reason"] == {"stale": first["articles_written"]}
+    assert again["stale_settings"] == ["an earlier version, before fingerprints"]
 
 
 def test_rejected_records_are_retried_once_the_settings_are_fixed(tmp_path, ruler_model):

@@ -19,7 +19,9 @@ from tests.conftest import test_pipeline
 from transforms.errors import ArticleRejected
 from transforms.failures import REJECTED
 from transforms.formats import JsonlFields
-from transforms.read import MatchFiles, ReadArticles, decode_bytes, expand_pattern, read_records
+from transforms.formats import decode_bytes
+from transforms.match import MatchFiles, expand_pattern
+from transforms.read import ReadArticles, read_records
 
 TEXT = "Café au lait in Zürich — “quoted” – naïve résumé."
 
@@ -83,7 +85,7 @@ def test_expand_pattern_globs_and_directories(memdir, tmp_path):
 
 
 def test_match_pattern_largest_first_for_even_work_across_workers(memdir):
-    from transforms.read import match_pattern
+    from transforms.match import match_pattern
 
     # a.txt 19 bytes, sub/b.txt 21, c.pdf 22; equal sizes keep name order
     fsspec.filesystem("memory").pipe(f"{memdir}/d.txt", b"x" * 19)
@@ -272,3 +274,20 @@ def test_the_skip_list_is_loaded_once_per_process_for_every_dofn_that_uses_it(tm
     assert known == {"in/a.txt": ("ab" * 32, "unchanged")}
     assert second.acquire() is known
     assert KnownInputs(None).acquire() == {}
+
+
+@pytest.mark.parametrize("name", ["cut.txt.gz", "cut.jsonl.gz", "fake.txt.gz", "cut.txt.xz", "cut.txt.bz2"])
+def test_corrupt_compressed_files_are_rejected_as_such_without_a_traceback(name, tmp_path, caplog):
+    import bz2
+    import gzip
+    import lzma
+
+    text = ('{"text": "The council met on Tuesday."}\n' * 200).encode()
+    packed = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}[name.rsplit(".", 1)[1]](text)
+    path = tmp_path / name
+    path.write_bytes(b"plain bytes, not compressed" if name.startswith("fake") else packed[: len(packed) // 2])
+    with test_pipeline() as p:
+        read = p | beam.Create([str(path)]) | ReadArticles(10**6)
+        codes = read[REJECTED] | beam.Map(lambda r: (r.error_type, r.content_sha256 is not None))
+        assert_that(codes, equal_to([("corrupt_compressed", True)]), label="rejected")
+    assert not [r for r in caplog.records if r.exc_info]

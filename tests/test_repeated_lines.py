@@ -8,7 +8,8 @@ from schemas.article import Article
 from tests.conftest import test_pipeline
 from transforms.clean import CleanArticles, clean_text, load_rules
 from transforms.formats import JsonlFields
-from transforms.read import MatchFiles, ReadArticles
+from transforms.match import MatchFiles
+from transforms.read import ReadArticles
 from transforms.repeated_lines import CountRepeatedLines, RepeatedLinesFn, line_key, source_of
 
 NAV = "Home | World | Business | Sport"

@@ -19,6 +19,8 @@ def read_text(url: str) -> str:
         raise DataFileError(f"{url}: is a directory, not a file") from None
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{url}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ImportError as exc:  # fsspec: "Install s3fs to access S3" and the like
+        raise DataFileError(f"{url}: {exc}") from None
 
 
 def parse_yaml(text: str, source: str) -> Any:

@@ -19,6 +19,8 @@ TOO_LARGE = "too_large"  # over --max_article_bytes after decompression (per lin
 UNSUPPORTED_FORMAT = "unsupported_format"  # a file name no reader knows
 BAD_RECORD = "bad_record"  # a JSON Lines line that is not an object with a text field
 NO_TEXT_IN_HTML = "no_text_in_html"  # trafilatura found no main text
+CORRUPT_COMPRESSED = "corrupt_compressed"  # a .gz/.bz2/.xz/.zst that is cut short or not what its name says
+UNREADABLE = "unreadable"  # the file system refused the read (permissions, I/O error)
 # clean
 NO_TEXT_AFTER_CLEANING = "no_text_after_cleaning"  # everything was boilerplate
 # entities

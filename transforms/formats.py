@@ -6,12 +6,14 @@ suffix (``.gz``, ``.bz2``, ``.zst``, ``.xz``) may follow any of them; fsspec dec
 """
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import posixpath
 import re
 import unicodedata
 from typing import Any
 
+import charset_normalizer
 import ftfy
 import ftfy.chardata
 from ftfy.badness import is_bad
@@ -169,3 +171,69 @@ def html_record(html: str, url: str | None = None) -> dict[str, str | None]:
         "date": doc.date or None,
         "author": doc.author or None,
     }
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: When the detector finds several encodings equally likely (short texts often tie), the
+#: most widespread legacy encodings win: Western text is far more often cp1252 than cp1250.
+PREFERRED_ENCODINGS = ("cp1252", "iso8859_15", "cp1250", "cp1251", "iso8859_2", "gb18030", "shift_jis", "euc_kr")
+#: Share of control characters above which decoded "text" is really binary data.
+_MAX_CONTROL_SHARE = 0.01
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode file bytes to text and name the encoding used.
+
+    UTF-8 (with or without BOM) and BOM-marked UTF-16/32 are decoded directly; anything else
+    goes through charset-normalizer. Binary data is rejected rather than decoded into noise.
+    """
+    if not data:
+        raise ArticleRejected("file is empty", errors.EMPTY_FILE)
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _check_text(data.decode(encoding)), encoding
+            except UnicodeDecodeError as exc:
+                raise ArticleRejected(f"invalid {encoding} after its byte-order mark: {exc}", errors.UNDECODABLE) from exc
+    if b"\x00" not in data:
+        try:
+            return _check_text(data.decode("utf-8")), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    encoding = detect_encoding(data)
+    if encoding is None:
+        kind = errors.BINARY_CONTENT if b"\x00" in data else errors.UNDECODABLE
+        raise ArticleRejected("no text encoding fits these bytes", kind)
+    return _check_text(data.decode(encoding)), encoding
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """charset-normalizer's best guess, with ties broken towards the common encodings."""
+    matches = list(charset_normalizer.from_bytes(data))
+    if not matches:
+        return None
+    top = matches[0]
+    tied = [m for m in matches if (m.chaos, m.coherence) == (top.chaos, top.coherence)]
+    for preferred in PREFERRED_ENCODINGS:
+        if any(preferred in m.could_be_from_charset for m in tied):
+            return preferred
+    return top.encoding
+
+
+#: Unicode category Cc (C0 and C1 controls) except the whitespace ones \t \n \v \f \r.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _check_text(text: str) -> str:
+    controls = len(_CONTROL.findall(text))
+    if text and controls / len(text) > _MAX_CONTROL_SHARE:
+        raise ArticleRejected(f"{controls} control characters in {len(text)}: binary, not text", errors.BINARY_CONTENT)
+    if not text.strip():
+        raise ArticleRejected("file holds only whitespace", errors.EMPTY_FILE)
+    return text

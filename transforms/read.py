@@ -1,31 +1,38 @@
-"""Read stage: expand fsspec URLs/globs into files, then read each file into an `Article`.
+"""Read stage: each matched file (`transforms/match.py`) into `Article`s, through fsspec.
 
-Matching goes through fsspec (not Beam's FileSystems) so every fsspec backend works:
-local paths, ``file://``, ``memory://``, and ``s3://``/``gs://`` once their backend is
-installed. Matching starts from a handful of patterns, so a `Reshuffle` follows it: without
-it the whole fused read-clean-NER stage would run in one worker.
+Every input ends up as an article, a rejection with its reason, or a `SkippedInput` (committed
+before, unchanged); one `FileRead` per file lets the summary check that every record is
+accounted for. The identity of an input's content (`input_digest`, `jsonl_lines`) is computed
+here, and the dry run (`plan_records`) decides with the same functions.
 """
 from __future__ import annotations
 
-import codecs
 import dataclasses
+import gzip
 import hashlib
 import itertools
 import json
-import re
+import lzma
+import zlib
 from typing import Any, Iterator, Mapping
 
 import apache_beam as beam
-from apache_beam.utils import shared
-import charset_normalizer
 import fsspec
+from apache_beam.utils import shared
 
-from transforms import faults
 from schemas.article import Article
-from transforms import errors
+from transforms import errors, faults
 from transforms.errors import ArticleRejected
 from transforms.failures import REJECTED, Rejection, rejection, run_guarded
-from transforms.formats import COMPRESSIONS, JsonlFields, detect_format, html_record, jsonl_record, repair_text
+from transforms.formats import (
+    COMPRESSIONS,
+    JsonlFields,
+    decode_bytes,
+    detect_format,
+    html_record,
+    jsonl_record,
+    repair_text,
+)
 
 FILE_READS = "file_reads"
 SKIPPED = "skipped"
@@ -34,149 +41,6 @@ UNCHANGED = "unchanged"  # written by a committed run, same content, same settin
 STALE = "stale"  # written by a committed run with other settings; kept as it is
 REJECTED_BEFORE = "rejected_before"  # rejected by a committed run, same content, same settings
 HIDDEN_OR_SYSTEM = "hidden_or_system_file"  # .DS_Store, ._*, Thumbs.db, dot-files: not an input
-_GLOB_CHARS = set("*?[")
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-#: When the detector finds several encodings equally likely (short texts often tie), the
-#: most widespread legacy encodings win: Western text is far more often cp1252 than cp1250.
-PREFERRED_ENCODINGS = ("cp1252", "iso8859_15", "cp1250", "cp1251", "iso8859_2", "gb18030", "shift_jis", "euc_kr")
-#: Share of control characters above which decoded "text" is really binary data.
-_MAX_CONTROL_SHARE = 0.01
-
-
-#: Files the operating system or a desktop leaves in folders; never articles.
-OS_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
-
-
-def is_hidden_or_system(relative: str) -> bool:
-    """A dot-file (``.DS_Store``, macOS ``._*`` forks), a file in a dot-folder, or an OS file such
-    as ``Thumbs.db``: skipped when a directory or glob finds it, read when named explicitly."""
-    parts = [p for p in relative.split("/") if p]
-    return any(p.startswith(".") for p in parts) or (bool(parts) and parts[-1].lower() in OS_FILES)
-
-
-@dataclasses.dataclass(frozen=True)
-class Matched:
-    """What one input pattern names."""
-
-    files: list[str]
-    #: Hidden and OS files a directory walk or glob found (see `is_hidden_or_system`).
-    ignored: list[str]
-    #: Symbolic links to directories (or broken links), not followed.
-    not_followed: list[str]
-
-
-def expand_pattern(pattern: str) -> list[str]:
-    """Files a URL, glob or directory names, sorted; directories are walked recursively."""
-    return list(match_pattern(pattern).files)
-
-
-def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
-    """The files of a URL, glob or directory.
-
-    Directories are walked recursively, but a symbolic link to a directory is not followed
-    (it may loop back on itself); it is reported so the caller can say so. Files come in name
-    order, or with ``largest_first`` from the largest down (see `MatchFiles`).
-    """
-    fs, path = fsspec.core.url_to_fs(pattern)
-    base = path
-    if _GLOB_CHARS & set(path):
-        infos = fs.glob(path, detail=True)
-        base = path[: min(path.find(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
-    elif fs.isdir(path):
-        infos = fs.find(path, detail=True)
-    elif fs.exists(path):
-        infos = {path: fs.info(path)}
-        base = None  # named explicitly: read whatever it is
-    else:
-        infos = {}
-    files, ignored, skipped = [], [], []
-    for name, info in sorted(infos.items()):
-        kind = info.get("type")
-        if info.get("islink") and kind != "file":
-            try:
-                kind = fs.info(name).get("type")  # follows the link
-            except OSError:
-                kind = "broken link"
-            if kind != "file":
-                skipped.append(name)
-                continue
-        if kind == "directory":
-            continue
-        if base is not None and is_hidden_or_system(name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]):
-            ignored.append(name)
-        else:
-            files.append(name)
-    if largest_first:
-        files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
-    keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
-    as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
-    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped])
-
-
-def _size(info: Mapping[str, Any]) -> int:
-    """A listing's size for ordering only: a backend that gives none (or no number) sorts last."""
-    try:
-        return int(info.get("size") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode file bytes to text and name the encoding used.
-
-    UTF-8 (with or without BOM) and BOM-marked UTF-16/32 are decoded directly; anything else
-    goes through charset-normalizer. Binary data is rejected rather than decoded into noise.
-    """
-    if not data:
-        raise ArticleRejected("file is empty", errors.EMPTY_FILE)
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return _check_text(data.decode(encoding)), encoding
-            except UnicodeDecodeError as exc:
-                raise ArticleRejected(f"invalid {encoding} after its byte-order mark: {exc}", errors.UNDECODABLE) from exc
-    if b"\x00" not in data:
-        try:
-            return _check_text(data.decode("utf-8")), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    encoding = detect_encoding(data)
-    if encoding is None:
-        kind = errors.BINARY_CONTENT if b"\x00" in data else errors.UNDECODABLE
-        raise ArticleRejected("no text encoding fits these bytes", kind)
-    return _check_text(data.decode(encoding)), encoding
-
-
-def detect_encoding(data: bytes) -> str | None:
-    """charset-normalizer's best guess, with ties broken towards the common encodings."""
-    matches = list(charset_normalizer.from_bytes(data))
-    if not matches:
-        return None
-    top = matches[0]
-    tied = [m for m in matches if (m.chaos, m.coherence) == (top.chaos, top.coherence)]
-    for preferred in PREFERRED_ENCODINGS:
-        if any(preferred in m.could_be_from_charset for m in tied):
-            return preferred
-    return top.encoding
-
-
-#: Unicode category Cc (C0 and C1 controls) except the whitespace ones \t \n \v \f \r.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-
-
-def _check_text(text: str) -> str:
-    controls = len(_CONTROL.findall(text))
-    if text and controls / len(text) > _MAX_CONTROL_SHARE:
-        raise ArticleRejected(f"{controls} control characters in {len(text)}: binary, not text", errors.BINARY_CONTENT)
-    if not text.strip():
-        raise ArticleRejected("file holds only whitespace", errors.EMPTY_FILE)
-    return text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,10 +121,15 @@ def plan_records(url: str, max_bytes: int, known: Known) -> Iterator[tuple[str, 
 
 @dataclasses.dataclass(frozen=True)
 class FileRead:
-    """How many records one matched file produced (articles + rejected records); for the summary."""
+    """How many records one matched file produced (articles, rejections, skips); for the summary.
+
+    ``last_line``: for a JSON Lines file read line by line, its last record's line number (0:
+    none), so the publish can drop the rows of lines the feed no longer has; None otherwise.
+    """
 
     source_path: str
     records: int
+    last_line: int | None = None
 
 
 #: Bytes asked of a file per read: ``f.read(n)`` allocates n bytes up front, so one read of
@@ -298,20 +167,44 @@ def read_records(
     """
     known = known or {}
     previous = known.get(url)
-    if previous is not None and input_digest(url) == previous[0]:
-        yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(url, previous[1]))
-        return
-    fmt, compression = detect_format(url)
-    with fsspec.open(url, "rb", compression=compression) as f:
-        if fmt == "jsonl":
-            yield from _jsonl_records(f, url, max_bytes, jsonl_fields, known, repair)
+    if previous is not None:
+        try:
+            digest = input_digest(url)
+        except OSError as exc:
+            raise unreadable(exc, None) from exc
+        if digest == previous[0]:
+            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(url, previous[1]))
             return
-        data = _read_capped(f, max_bytes)
+    fmt, compression = detect_format(url)
+    try:
+        with fsspec.open(url, "rb", compression=compression) as f:
+            if fmt == "jsonl":
+                yield from _jsonl_records(f, url, max_bytes, jsonl_fields, known, repair)
+                return
+            data = _read_capped(f, max_bytes)
+    except (ArticleRejected, GeneratorExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified: bad data or a refused read, else a bug
+        rejected = unreadable(exc, compression)
+        if rejected is None:
+            raise
+        raise rejected from exc
     text, encoding = decode_bytes(data)
     fields: dict[str, Any] = {"text": text}
     if fmt == "html":
         fields = html_record(text)
     yield _article(url, data, encoding, fmt, fields, repair=repair)
+
+
+def unreadable(exc: BaseException, compression: str | None) -> ArticleRejected | None:
+    """The rejection for a read that failed because of the file (corrupt or cut-short compressed
+    data, a refused read), or None for anything else (a bug keeps its traceback)."""
+    corrupt = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+    if compression and (isinstance(exc, corrupt) or type(exc).__name__ == "ZstdError" or (isinstance(exc, OSError) and exc.errno is None)):
+        return ArticleRejected(f"{compression} data is corrupt or cut short: {exc}", errors.CORRUPT_COMPRESSED)
+    if isinstance(exc, OSError):
+        return ArticleRejected(f"cannot read the file: {exc.strerror or exc}", errors.UNREADABLE)
+    return None
 
 
 def _article(
@@ -359,52 +252,6 @@ def _rejected_line(url: str, number: int, sha: str | None, exc: Exception) -> be
     return beam.pvalue.TaggedOutput(REJECTED, rejection("read", url, exc, sha, number))
 
 
-class _MatchFn(beam.DoFn):
-    def process(self, pattern: str) -> Iterator[str]:
-        try:
-            matched = match_pattern(pattern, largest_first=True)
-        except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
-            yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
-            return
-        for name in matched.ignored:
-            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(name, HIDDEN_OR_SYSTEM))
-        not_followed, files = matched.not_followed, matched.files
-        for link in not_followed:
-            yield beam.pvalue.TaggedOutput(
-                REJECTED,
-                Rejection(link, "match", errors.SYMLINK_NOT_FOLLOWED, "a symbolic link to a directory (or a broken link) is not followed"),
-            )
-        if not files and not not_followed and not matched.ignored:
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, Rejection(pattern, "match", errors.NO_MATCH, "the input pattern matched no file")
-            )
-        yield from files
-
-
-class MatchFiles(beam.PTransform):
-    """Patterns -> file URLs (main output), unmatched or failing patterns (``rejected``) and
-    the hidden and OS files they found (``skipped``).
-
-    Each pattern's files are emitted largest first. The DirectRunner deals the spread files
-    to its workers in turn, in that order, so no large file comes last to keep one worker busy
-    while the other idles (random order left one worker ~5% more text, up to 12%); runners
-    that balance work dynamically do best with the longest tasks first too.
-    """
-
-    def __init__(self, patterns: list[str]):
-        super().__init__()
-        self._patterns = list(patterns)
-
-    def expand(self, pbegin):
-        matched = (
-            pbegin
-            | "Patterns" >> beam.Create(self._patterns)
-            | "Expand" >> beam.ParDo(_MatchFn()).with_outputs(REJECTED, SKIPPED, main="files")
-        )
-        files = matched.files | "Spread" >> beam.Reshuffle()
-        return {"files": files, REJECTED: matched[REJECTED], SKIPPED: matched[SKIPPED]}
-
-
 class _KnownMap(dict):
     """A dict `Shared` can hold (it keeps weak references)."""
 
@@ -434,15 +281,37 @@ class _ReadFn(beam.DoFn):
         self._known = self._known_inputs.acquire()
 
     def process(self, url: str) -> Iterator[Any]:
-        records = 0
+        records, last_line = 0, 0
         read = lambda u: read_records(u, self._max_bytes, self._jsonl_fields, self._known)  # noqa: E731
         for output in run_guarded("read", url, read):
             if isinstance(output, beam.pvalue.TaggedOutput) and output.tag == REJECTED:
                 output = beam.pvalue.TaggedOutput(REJECTED, _with_identity(output.value, url))
+            line = _line_of(output)
+            if line is None:  # the file as a whole was skipped or rejected
+                last_line = None
+            elif last_line is not None:
+                last_line = max(last_line, line)
             records += 1
             yield output
-        yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records))
+        is_jsonl = _format_of(url) == "jsonl"
+        yield beam.pvalue.TaggedOutput(FILE_READS, FileRead(url, records, last_line if is_jsonl else None))
         faults.reached("read")
+
+
+def _line_of(output: Any) -> int | None:
+    """The JSON Lines line number of a read output; None for a whole file."""
+    value = output.value if isinstance(output, beam.pvalue.TaggedOutput) else output
+    if isinstance(value, SkippedInput):
+        _, _, line = value.source_id.rpartition("#L")
+        return int(line) if line.isdigit() and "#L" in value.source_id else None
+    return getattr(value, "source_line", None)
+
+
+def _format_of(url: str) -> str | None:
+    try:
+        return detect_format(url)[0]
+    except ArticleRejected:
+        return None
 
 
 def _with_identity(rejected: Rejection, url: str) -> Rejection:

@@ -1,0 +1,190 @@
+"""The run's configuration: every option validated and every data file and model checked
+before any work, and the fingerprint of the settings that change rows (see `pipeline.ledger`)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import re
+from typing import Any, Callable, TypeVar
+
+from apache_beam.options.pipeline_options import StandardOptions
+
+from pipeline import __version__, ledger
+from pipeline.options import IngestOptions, new_run_id
+from schemas.article import SCHEMA_VERSION
+from transforms.canonical import load_aliases
+from transforms.clean import Rule, load_rules
+from transforms.entities import model_meta, parse_model_setting
+from transforms.errors import SettingError, UsageError
+from transforms.formats import JsonlFields
+from transforms.topics import Taxonomy, load_taxonomy, load_topic_model
+
+T = TypeVar("T")
+#: A run id names files and a staging folder: nothing that could step outside them.
+RUN_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Options resolved and validated before the pipeline is built."""
+
+    inputs: tuple[str, ...]
+    output: str
+    run_id: str
+    spacy_models: dict[str, str]
+    entity_labels: tuple[str, ...]
+    entity_aliases: dict[str, str]
+    rules: tuple[Rule, ...]
+    taxonomy: Taxonomy
+    topic_model: str
+    max_article_bytes: int
+    jsonl_fields: JsonlFields
+    ner_batch_size: int
+    ner_gemm: str
+    max_rows_per_file: int
+    min_rows_per_file: int
+    repeated_lines_min_articles: int
+    repeated_lines_min_share: float
+    compression: str
+    mode: str
+    header: dict[str, Any]
+    #: Everything that changes the rows an input becomes, and its digest (see `pipeline.ledger`).
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fingerprint: str = ledger.LEGACY
+    retry_rejected: bool = False
+    reprocess_stale: bool = False
+    max_reject_ratio: float = 0.5
+    #: -1 quiet, 0 the short summary, 1 verbose
+    verbosity: int = 0
+
+
+def resolve(options: IngestOptions) -> RunConfig:
+    """Validate every option and load every data file before any work starts."""
+    opts = options.view_as(IngestOptions)
+    if not opts.input:
+        raise UsageError("--input is required (a path, glob or directory; any fsspec URL; repeat for several)")
+    if any(not pattern.strip() for pattern in opts.input):
+        raise UsageError("--input is empty (an unset variable?): name a path, glob or directory")
+    if opts.run_id is not None and not RUN_ID.fullmatch(opts.run_id):
+        raise UsageError(f"--run_id {opts.run_id!r}: use letters, digits, '.', '_' and '-' only (it names files)")
+    if not opts.output:
+        raise UsageError("--output is required (the dataset root; any fsspec URL)")
+    for flag in ("max_article_bytes", "ner_batch_size", "max_rows_per_file", "min_rows_per_file"):
+        if getattr(opts, flag) <= 0:
+            raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
+    if opts.repeated_lines_min_articles < 0 or not 0.0 <= opts.repeated_lines_min_share <= 1.0:
+        raise UsageError("--repeated_lines_min_articles must be >= 0 and --repeated_lines_min_share within 0-1")
+    if not 0.0 <= opts.max_reject_ratio <= 1.0:
+        raise UsageError(f"--max_reject_ratio must be within 0-1, not {opts.max_reject_ratio}")
+    if opts.min_rows_per_file > 1 and opts.min_rows_per_file * 2 > opts.max_rows_per_file:
+        # Merged files are split evenly, so each is at least half of --max_rows_per_file.
+        raise UsageError(
+            f"--min_rows_per_file ({opts.min_rows_per_file}) must be at most half of --max_rows_per_file "
+            f"({opts.max_rows_per_file})"
+        )
+    if opts.quiet and opts.verbose:
+        raise UsageError("--quiet and --verbose contradict each other: choose one")
+    if not opts.output.strip():
+        raise UsageError("--output is empty (an unset variable?): name the dataset root")
+    output = opts.output.rstrip("/") or "/"
+    if "://" not in output:
+        output = os.path.abspath(output)  # so the summary and messages name where the data is
+    jsonl_fields = _loaded("--jsonl_fields", JsonlFields.parse, opts.jsonl_fields)
+    models = _loaded("--spacy_model", parse_model_setting, opts.spacy_model)
+    entity_labels = tuple(label.strip().upper() for label in opts.entity_labels.split(",") if label.strip())
+    entity_aliases = _loaded("--entity_aliases", load_aliases, opts.entity_aliases)
+    rules = _loaded("--rules", load_rules, opts.rules)
+    taxonomy = _loaded("--topics", load_taxonomy, opts.topics)
+    # Checked here to fail fast and to learn its version; workers load it.
+    topic_model = _loaded("--topic_model", lambda spec: load_topic_model(spec, taxonomy, check_only=True), opts.topic_model)
+    run_id = opts.run_id or new_run_id()
+    settings = {
+        "code_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "rules": _digest([(r.name, r.kind, r.pattern.pattern, r.pattern.flags, r.where, r.max_words) for r in rules]),
+        "topics": f"{taxonomy.name}@{taxonomy.version}:{_digest(repr(taxonomy))}",
+        "topic_model": topic_model.version,
+        "spacy_model": {lang: _loaded("--spacy_model", _model_identity, name) for lang, name in sorted(models.items())},
+        "ner_gemm": opts.ner_gemm,
+        "entity_labels": list(entity_labels),
+        "entity_aliases": _digest(sorted(entity_aliases.items())) if entity_aliases else None,
+        "jsonl_fields": dataclasses.asdict(jsonl_fields),
+        "max_article_bytes": opts.max_article_bytes,
+        "repeated_lines_min_articles": opts.repeated_lines_min_articles,
+        "repeated_lines_min_share": opts.repeated_lines_min_share,
+    }
+    header = {
+        "run_id": run_id,
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "code_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "inputs": list(opts.input),
+        "output": output,
+        "mode": opts.mode,
+        "spacy_models": models,
+        "taxonomy": f"{taxonomy.name}@{taxonomy.version}",
+        "topic_model": topic_model.version,
+        "rules": ["packaged"] + list(opts.rules or []),
+        "fingerprint": ledger.fingerprint(settings),
+        "options": _our_options(opts),
+    }
+    return RunConfig(
+        inputs=tuple(opts.input),
+        output=output,
+        run_id=run_id,
+        spacy_models=models,
+        entity_labels=entity_labels,
+        entity_aliases=entity_aliases,
+        rules=rules,
+        taxonomy=taxonomy,
+        topic_model=opts.topic_model,
+        max_article_bytes=opts.max_article_bytes,
+        jsonl_fields=jsonl_fields,
+        ner_batch_size=opts.ner_batch_size,
+        ner_gemm=opts.ner_gemm,
+        max_rows_per_file=opts.max_rows_per_file,
+        min_rows_per_file=opts.min_rows_per_file,
+        repeated_lines_min_articles=opts.repeated_lines_min_articles,
+        repeated_lines_min_share=opts.repeated_lines_min_share,
+        compression=opts.compression,
+        mode=opts.mode,
+        header=header,
+        settings=settings,
+        fingerprint=ledger.fingerprint(settings),
+        retry_rejected=opts.retry_rejected,
+        reprocess_stale=opts.reprocess_stale,
+        max_reject_ratio=opts.max_reject_ratio,
+        verbosity=-1 if opts.quiet else (1 if opts.verbose else 0),
+    )
+
+
+def _loaded(flag: str, load: Callable[[Any], T], value: Any) -> T:
+    """``load(value)``, with a user's mistake in that flag's value or file as a `UsageError`
+    that names the flag. Anything else is a bug and keeps its traceback."""
+    try:
+        return load(value)
+    except SettingError as exc:
+        raise UsageError(f"{flag}: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"{flag} {value}: {exc.strerror or exc}") from exc
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:12]
+
+
+def _model_identity(name: str) -> str:
+    meta = model_meta(name)
+    return f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
+
+
+def _our_options(opts: IngestOptions) -> dict[str, Any]:
+    """This run's flags (ours and the runner's), as recorded in the manifest."""
+    parser = argparse.ArgumentParser()
+    IngestOptions._add_argparse_args(parser)
+    ours = {a.dest: getattr(opts, a.dest, None) for a in parser._actions if a.dest != "help"}
+    standard = opts.view_as(StandardOptions)
+    return {**ours, "runner": standard.runner or "DirectRunner", "streaming": bool(standard.streaming)}

@@ -1,0 +1,154 @@
+"""Match stage: expand ``--input`` URLs, globs and directories into files, through fsspec.
+
+Matching goes through fsspec (not Beam's FileSystems) so every fsspec backend works: local
+paths, ``file://``, ``memory://``, and ``s3://``/``gs://`` once their backend is installed.
+Matching starts from a handful of patterns, so a `Reshuffle` follows it: without it the whole
+fused read-clean-NER stage would run in one worker.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, Mapping
+
+import apache_beam as beam
+import fsspec
+
+from transforms import errors
+from transforms.failures import REJECTED, Rejection, rejection
+from transforms.read import HIDDEN_OR_SYSTEM, SKIPPED, SkippedInput
+
+_GLOB_CHARS = set("*?[")
+#: Files the operating system or a desktop leaves in folders; never articles.
+OS_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+
+
+def is_hidden_or_system(relative: str) -> bool:
+    """A dot-file (``.DS_Store``, macOS ``._*`` forks), a file in a dot-folder, or an OS file such
+    as ``Thumbs.db``: skipped when a directory or glob finds it, read when named explicitly."""
+    parts = [p for p in relative.split("/") if p]
+    return any(p.startswith(".") for p in parts) or (bool(parts) and parts[-1].lower() in OS_FILES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Matched:
+    """What one input pattern names."""
+
+    files: list[str]
+    #: Hidden and OS files a directory walk or glob found (see `is_hidden_or_system`).
+    ignored: list[str]
+    #: Symbolic links to directories (or broken links), not followed.
+    not_followed: list[str]
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """Files a URL, glob or directory names, sorted; directories are walked recursively."""
+    return list(match_pattern(pattern).files)
+
+
+def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
+    """The files of a URL, glob or directory.
+
+    Directories are walked recursively, but a symbolic link to a directory is not followed
+    (it may loop back on itself); it is reported so the caller can say so. Files come in name
+    order, or with ``largest_first`` from the largest down (see `MatchFiles`).
+    """
+    fs, path = fsspec.core.url_to_fs(pattern)
+    base = path
+    if _GLOB_CHARS & set(path):
+        infos = fs.glob(path, detail=True)
+        base = path[: min(path.find(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
+    elif fs.isdir(path):
+        infos = fs.find(path, detail=True)
+    elif fs.exists(path):
+        infos = {path: fs.info(path)}
+        base = None  # named explicitly: read whatever it is
+    else:
+        infos = {}
+    files, ignored, skipped = [], [], []
+    for name, info in sorted(infos.items()):
+        kind = info.get("type")
+        if info.get("islink") and kind != "file":
+            try:
+                kind = fs.info(name).get("type")  # follows the link
+            except OSError:
+                kind = "broken link"
+            if kind != "file":
+                skipped.append(name)
+                continue
+        if kind == "directory":
+            continue
+        if base is not None and is_hidden_or_system(name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]):
+            ignored.append(name)
+        else:
+            files.append(name)
+    if largest_first:
+        files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
+    keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
+    as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
+    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped])
+
+
+def _size(info: Mapping[str, Any]) -> int:
+    """A listing's size for ordering only: a backend that gives none (or no number) sorts last."""
+    try:
+        return int(info.get("size") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class _MatchFn(beam.DoFn):
+    """All patterns at once: a file two patterns name (a folder and a glob inside it) is read once."""
+
+    def process(self, patterns: tuple[str, ...]) -> Iterator[Any]:
+        seen: set[str] = set()
+        for pattern in patterns:
+            yield from self._match(pattern, seen)
+
+    def _match(self, pattern: str, seen: set[str]) -> Iterator[Any]:
+        try:
+            matched = match_pattern(pattern, largest_first=True)
+        except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
+            yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
+            return
+        for name in matched.ignored:
+            if name not in seen:
+                seen.add(name)
+                yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(name, HIDDEN_OR_SYSTEM))
+        not_followed, files = matched.not_followed, matched.files
+        for link in not_followed:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED,
+                Rejection(link, "match", errors.SYMLINK_NOT_FOLLOWED, "a symbolic link to a directory (or a broken link) is not followed"),
+            )
+        if not files and not not_followed and not matched.ignored:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, Rejection(pattern, "match", errors.NO_MATCH, "the input pattern matched no file")
+            )
+        for name in files:
+            if name not in seen:
+                seen.add(name)
+                yield name
+
+
+class MatchFiles(beam.PTransform):
+    """Patterns -> file URLs (main output), unmatched or failing patterns (``rejected``) and
+    the hidden and OS files they found (``skipped``).
+
+    Each pattern's files are emitted largest first. The DirectRunner deals the spread files
+    to its workers in turn, in that order, so no large file comes last to keep one worker busy
+    while the other idles (random order left one worker ~5% more text, up to 12%); runners
+    that balance work dynamically do best with the longest tasks first too.
+    """
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        matched = (
+            pbegin
+            | "Patterns" >> beam.Create([tuple(self._patterns)])
+            | "Expand" >> beam.ParDo(_MatchFn()).with_outputs(REJECTED, SKIPPED, main="files")
+        )
+        files = matched.files | "Spread" >> beam.Reshuffle()
+        return {"files": files, REJECTED: matched[REJECTED], SKIPPED: matched[SKIPPED]}
