@@ -15,7 +15,6 @@ from typing import Any, Callable
 import apache_beam as beam
 import fsspec
 import pyarrow.parquet as pq
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline.config import RunConfig, resolve
@@ -26,7 +25,7 @@ from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms import faults
 from transforms.clean import CleanArticles
-from transforms.entities import METRICS_NAMESPACE, ExtractEntities
+from transforms.entities import NER_WORK, ExtractEntities
 from transforms.errors import UsageError
 from transforms.failures import REJECTED, WriteRejections
 from transforms.match import MatchFiles
@@ -83,7 +82,7 @@ def build(
         topical[REJECTED],
     ) | "AllRejections" >> beam.Flatten()
     rejected | "WriteRejections" >> WriteRejections(target, config.run_id)
-    summary = (matched["files"], matched[SKIPPED], read[FILE_READS], read[SKIPPED], written, rejected) | "Summarize" >> SummarizeRun(
+    summary = (matched["files"], matched[SKIPPED], read[FILE_READS], read[SKIPPED], with_entities[NER_WORK], written, rejected) | "Summarize" >> SummarizeRun(
         target, config.header
     )
     return {"written": written, "rejected": rejected, "summary": summary}
@@ -118,15 +117,6 @@ def _runner(options: IngestOptions):
         return create_runner(standard.runner)  # here, so a misspelt runner stops before any work
     except ValueError as exc:  # "Unexpected pipeline runner: ..."
         raise UsageError(f"--runner {standard.runner}: {exc}") from exc
-
-
-def _ner_work_per_process(result) -> dict[str, int]:
-    """NER articles per worker process, from Beam metrics (empty where a runner has none)."""
-    try:
-        counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
-    except Exception:  # noqa: BLE001 - metrics are diagnostics; some runners do not report them
-        return {}
-    return {c.key.metric.name.rsplit("_", 1)[-1]: c.committed or c.attempted for c in counters}
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
@@ -185,7 +175,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     published = manifest is not None
     manifest = manifest or {k: v for k, v in summary.items() if k != "written_files"}
     manifest.update(published=published, unmatched_patterns=plan.unmatched)
-    manifest["ner_articles_per_process"] = _ner_work_per_process(result)
     manifest["stale_settings"] = stale_settings(config.settings, config.fingerprint, output, plan) if manifest.get("skipped_by_reason", {}).get(STALE) else []
     say(format_summary(manifest, verbose=config.verbosity > 0))
     if published:

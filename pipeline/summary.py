@@ -15,11 +15,11 @@ from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 import fsspec
-from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.failures import Rejection
 from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
+from transforms.entities import NerWork
 from transforms.parquet_files import WrittenFile
 
 
@@ -54,6 +54,8 @@ class _CountRun(beam.CombineFn):
                 acc[f"last_line\t{event.source_path}"] += event.last_line
         elif isinstance(event, Counter):  # one input's counts (see SummarizeRun)
             acc.update(event)
+        elif isinstance(event, NerWork):
+            acc[f"ner_worker\t{event.worker}"] += event.articles
         else:  # a matched file (a URL string)
             acc["matched"] += 1
         return acc
@@ -69,21 +71,25 @@ class _CountRun(beam.CombineFn):
 
 
 class _CountPerBundleFn(beam.DoFn):
-    """Events -> one `_CountRun` accumulator per bundle (combiner lifting by hand)."""
+    """Events -> one `_CountRun` accumulator per bundle and window (combiner lifting by hand)."""
 
     def setup(self) -> None:
         self._count = _CountRun()
 
     def start_bundle(self) -> None:
-        self._counts = self._count.create_accumulator()
+        self._counts: dict[Any, Counter] = {}
 
-    def process(self, event: Any) -> Iterator[Counter]:
-        self._count.add_input(self._counts, event)
+    def process(self, event: Any, window=beam.DoFn.WindowParam) -> Iterator[Counter]:
+        counts = self._counts.get(window)
+        if counts is None:
+            counts = self._counts[window] = self._count.create_accumulator()
+        self._count.add_input(counts, event)
         return iter(())
 
     def finish_bundle(self) -> Iterator[Any]:
-        if self._counts:
-            yield WindowedValue(self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()])
+        for window, counts in self._counts.items():
+            if counts:
+                yield WindowedValue(counts, window.max_timestamp(), [window])
 
 
 def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +99,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
     files: dict[str, int] = {}
     skipped: dict[str, int] = {}
     last_lines: dict[str, int] = {}
+    ner_workers: dict[str, int] = {}
     for key, n in counts.items():
         parts = key.split("\t")
         if parts[0] == "rejected":
@@ -106,6 +113,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
             skipped[parts[1]] = n
         elif parts[0] == "last_line":
             last_lines[parts[1]] = n
+        elif parts[0] == "ner_worker":
+            ner_workers[parts[1]] = n
     matched = counts["matched"]
     unmatched_patterns = by_stage.get("match", 0)
     rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
@@ -130,6 +139,8 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         # The last record line of each JSON Lines file read line by line: the publish drops the
         # rows of lines a feed no longer has.
         "jsonl_last_lines": dict(sorted(last_lines.items())),
+        # Articles each worker process ran NER on (host:pid): how evenly the work was spread.
+        "ner_articles_per_worker": dict(sorted(ner_workers.items())),
         "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + counts["skipped"],
     }
 
@@ -164,7 +175,7 @@ class SummarizeRun(beam.PTransform):
         return (
             counts
             | "Flatten" >> beam.Flatten()
-            | "Count" >> beam.CombineGlobally(_CountRun())
+            | "Count" >> beam.CombineGlobally(_CountRun()).without_defaults()
             | "WriteJson" >> beam.ParDo(_WriteSummaryFn(self._output, self._header))
         )
 
@@ -231,8 +242,8 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
     if verbose:
         if summary.get("merged_files"):
             lines.append(f"  merged {n(len(summary['merged_files']), 'small file')} of earlier runs into this run's files")
-        if summary.get("ner_articles_per_process"):
-            lines.append(f"  NER articles per worker process: {summary['ner_articles_per_process']}")
+        if summary.get("ner_articles_per_worker"):
+            lines.append(f"  NER articles per worker process: {summary['ner_articles_per_worker']}")
     if not summary["all_inputs_accounted_for"]:
         lines.append("  ERROR: matched files != written + rejected + skipped; some input is unaccounted for")
     return "\n".join(lines)

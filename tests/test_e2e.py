@@ -157,8 +157,8 @@ def test_two_worker_processes_share_the_work(tmp_path):
         ]
     )  # fmt: skip
     assert summary["rows_per_partition"] == EXPECTED_PARTITIONS
-    assert len(summary["ner_articles_per_process"]) == 2
-    assert sum(summary["ner_articles_per_process"].values()) == 5
+    assert len(summary["ner_articles_per_worker"]) == 2
+    assert sum(summary["ner_articles_per_worker"].values()) == 5
     # Each worker wrote its own file per partition; the small ones were merged into one.
     files = sorted(f["path"] for f in summary["output_files"])
     assert len(files) == len(EXPECTED_PARTITIONS), files

@@ -10,6 +10,7 @@ from tests.conftest import test_pipeline
 from schemas.article import Article
 from transforms.entities import (
     install_hint,
+    one_blas_thread,
     ExtractEntities,
     ModelNotFound,
     check_model,
@@ -53,7 +54,10 @@ def test_numpy_gemm_finds_exactly_the_entities_of_spacys_default():
     spacy_default, numpy_gemm = load_ner(default_model(), "blis"), load_ner(default_model(), "numpy")
     assert all(layer.ops.use_blis for layer in spacy_default.get_pipe("ner").model.walk())
     assert not any(layer.ops.use_blis for layer in numpy_gemm.get_pipe("ner").model.walk())
-    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+    before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    with one_blas_thread("numpy"):  # while NER runs, and only then
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == before
 
     def mentions(nlp):
         return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
@@ -146,13 +150,14 @@ def test_vocabulary_stays_bounded_the_model_is_reloaded_when_full(ruler_model, m
     monkeypatch.setattr(entities, "MAX_NEW_STRINGS", 60)
     fn = _NerBatchFn({"en": ruler_model}, ("PERSON", "GPE"), {}, "numpy")
     fn.setup()
-    first_model = fn._models_loaded()["en"]
+    fn.start_bundle()
+    first_model = fn._spacy.languages()["en"]
 
     def batch(n: int) -> list[Article]:
         return [_article(f"{n}-{i}", f"Xi Jinping met envoy{n}x{i} in Beijing on day {n * 1000 + i}.") for i in range(8)]
 
     def gained() -> int:
-        return len(fn._nlp["en"].vocab.strings) - fn._strings_at_load["en"]
+        return len(fn._spacy._nlp["en"].vocab.strings) - fn._spacy._strings_at_load["en"]
 
     sizes = []
     for n in range(12):
@@ -163,7 +168,27 @@ def test_vocabulary_stays_bounded_the_model_is_reloaded_when_full(ruler_model, m
     per_batch = sizes[0]
     assert 0 < per_batch < 60
     assert max(sizes) < 60 + per_batch  # the bound, overshot by at most one batch
-    assert fn._nlp["en"] is not first_model and any(later < earlier for earlier, later in zip(sizes, sizes[1:]))
+    assert fn._spacy._nlp["en"] is not first_model and any(later < earlier for earlier, later in zip(sizes, sizes[1:]))
     before = gained()
     list(fn.process(batch(11)))  # the same words again, with the same model: nothing new to learn
     assert gained() == before
+
+
+def test_the_threads_of_a_worker_share_one_copy_of_the_models(ruler_model):
+    import pickle
+
+    from transforms.entities import _NerBatchFn
+
+    fn = _NerBatchFn({"en": ruler_model}, ("PERSON",), {}, "numpy")
+    first, second = pickle.loads(pickle.dumps(fn)), pickle.loads(pickle.dumps(fn))  # two DoFn instances
+    first.setup()
+    second.setup()
+    assert first._spacy is second._spacy
+    assert first._spacy._nlp == {}  # nothing loaded until there is a batch
+    first.start_bundle()
+    from apache_beam.transforms.window import GlobalWindow
+
+    out = list(first.process([_article("a", "Xi Jinping spoke.")], window=GlobalWindow()))
+    assert out[0].entities[0]["text"] == "Xi Jinping" and second._spacy.languages()["en"] is first._spacy._nlp["en"]
+    (work,) = list(first.finish_bundle())
+    assert work.tag == "ner_work" and work.value.value.articles == 1 and work.value.windows == [GlobalWindow()]

@@ -81,7 +81,7 @@ def test_the_printed_summary_stays_short_and_speaks_plainly():
         rows_per_partition=partitions, rejected_by_reason=rejected,
         rejection_files=["_rejected/r9.read.jsonl", "_rejected/r9.clean.jsonl"],
         skipped=7, skipped_by_reason={"unchanged": 4, "stale": 2, "rejected_before": 1}, stale_settings=["topic_model"],
-        ner_articles_per_process={"123": 5}, merged_files=["a"],
+        ner_articles_per_worker={"host:123": 5}, merged_files=["a"],
     )  # fmt: skip
     lines = format_summary(summary).splitlines()
     assert len(lines) <= 15

@@ -6,15 +6,20 @@ ones they listen to, are kept; tagger, parser and lemmatizer are removed at load
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import importlib.util
 import json
 import logging
 import os
+import socket
+import threading
 from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
+from apache_beam.utils import shared
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import faults
 from schemas.article import Article
@@ -136,13 +141,24 @@ def load_ner(name: str, gemm: str = "blis"):
     return nlp
 
 
+@contextlib.contextmanager
+def one_blas_thread(gemm: str) -> Iterator[None]:
+    """NumPy's BLAS on one thread while NER runs (``gemm="numpy"``), restored afterwards: a Beam
+    worker is one core's share of the work, and the process may run other stages too."""
+    if gemm != "numpy":
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 def _use_numpy_gemm(nlp) -> None:
     # Every layer, set after loading: a load inside thinc's use_ops context still leaves some
     # (the parser's output layer) on the default ops.
     from thinc.api import NumpyOps
-    from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1, user_api="blas")  # for the whole process: never restored
     ops = NumpyOps(use_blis=False)
     for _, component in nlp.pipeline:
         if getattr(component, "model", None) is not None:
@@ -175,35 +191,47 @@ def skip_reason(language: str | None, models: dict[str, Any]) -> str | None:
 MAX_NEW_STRINGS = 100_000
 
 
-class _NerBatchFn(beam.DoFn):
-    """NER per batch. A model's vocabulary and tokenizer cache grow with every new name and
-    number, so a long or streaming run would grow without bound: once a model has gained
-    MAX_NEW_STRINGS strings it is loaded afresh (about a second, every few thousand articles).
+NER_WORK = "ner_work"
 
-    spaCy's memory zones bound it too, but the tokenizer caches nothing inside a zone: with one
-    zone per batch NER ran 8% slower than raw spaCy (the tokenizer alone took 2.5 times as long).
+
+@dataclasses.dataclass(frozen=True)
+class NerWork:
+    """Articles one worker process (``host:pid``) ran NER on in one bundle: the summary adds
+    them up per worker, so a run shows how the work was spread (data, not metric names)."""
+
+    worker: str
+    articles: int
+
+
+class SpacyModels:
+    """The spaCy models of one worker process, shared by all its threads through `Shared`
+    (one copy per process, as RunInference keeps its model), used under a lock.
+
+    Loaded at the first batch, not before: a run with nothing to process (an incremental re-run
+    of unchanged inputs) loads no model at all. A model's vocabulary and tokenizer cache grow
+    with every new name and number, so a long or streaming run would grow without bound: once
+    a model has gained MAX_NEW_STRINGS strings it is loaded afresh (about a second, every few
+    thousand articles). spaCy's memory zones bound it too, but the tokenizer caches nothing
+    inside a zone, which made NER markedly slower (docs/benchmarks.md).
     """
 
-    def __init__(self, models: dict[str, str], labels: Sequence[str], aliases: dict[str, str], gemm: str):
-        self._models = dict(models)
-        self._labels = tuple(labels)
-        self._aliases = dict(aliases)
-        self._gemm = gemm
+    def __init__(self, models: dict[str, str], gemm: str):
+        self._models, self._gemm = dict(models), gemm
         self._nlp: dict[str, Any] = {}
         self._strings_at_load: dict[str, int] = {}
+        self.lock = threading.Lock()
 
-    def setup(self) -> None:
-        self._nlp, self._strings_at_load = {}, {}
-        # Per-process count, so a run can show that every worker did NER work.
-        self._worker_articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"articles_in_process_{os.getpid()}")
-
-    def _models_loaded(self) -> dict[str, Any]:
-        # Once per worker, at its first batch rather than in setup: a run with nothing to
-        # process (an incremental re-run of unchanged inputs) then loads no model at all.
+    def languages(self) -> dict[str, Any]:
         if not self._nlp:
             for language in self._models:
                 self._load(language)
         return self._nlp
+
+    def model(self, language: str) -> Any:
+        nlp = self.languages()[language]
+        if len(nlp.vocab.strings) - self._strings_at_load[language] >= MAX_NEW_STRINGS:
+            nlp = self._load(language)
+        return nlp
 
     def _load(self, language: str) -> Any:
         if self._nlp.pop(language, None) is not None:
@@ -212,25 +240,47 @@ class _NerBatchFn(beam.DoFn):
         self._strings_at_load[language] = len(nlp.vocab.strings)
         return nlp
 
-    def _model(self, language: str) -> Any:
-        nlp = self._nlp[language]
-        if len(nlp.vocab.strings) - self._strings_at_load[language] >= MAX_NEW_STRINGS:
-            nlp = self._load(language)
-        return nlp
 
-    def process(self, batch: Sequence[Article]) -> Iterator[Any]:
+class _NerBatchFn(beam.DoFn):
+    """NER per batch, with this process's shared models (see `SpacyModels`)."""
+
+    def __init__(self, models: dict[str, str], labels: Sequence[str], aliases: dict[str, str], gemm: str):
+        self._models = dict(models)
+        self._labels = tuple(labels)
+        self._aliases = dict(aliases)
+        self._gemm = gemm
+        self._shared = shared.Shared()
+        self._articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "articles")
+
+    def setup(self) -> None:
+        tag = json.dumps([sorted(self._models.items()), self._gemm])
+        self._spacy: SpacyModels = self._shared.acquire(lambda: SpacyModels(self._models, self._gemm), tag=tag)
+        self._worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def start_bundle(self) -> None:
+        self._done: dict[Any, int] = {}  # articles per window in this bundle
+
+    def process(self, batch: Sequence[Article], window=beam.DoFn.WindowParam) -> Iterator[Any]:
         faults.reached("entities")
-        self._worker_articles.inc(len(batch))
-        nlp = self._models_loaded()
-        by_language: dict[str, list[Article]] = {}
-        for article in batch:
-            reason = skip_reason(article.language, nlp)
-            if reason:
-                yield dataclasses.replace(article, entities=(), ner_skipped_reason=reason)
-            else:
-                by_language.setdefault(article.language, []).append(article)
-        for language, articles in by_language.items():
-            yield from self._pipe(self._model(language), articles)
+        self._articles.inc(len(batch))
+        self._done[window] = self._done.get(window, 0) + len(batch)
+        results: list[Any] = []
+        with self._spacy.lock, one_blas_thread(self._gemm):  # the outputs go downstream after it
+            languages = self._spacy.languages()
+            by_language: dict[str, list[Article]] = {}
+            for article in batch:
+                reason = skip_reason(article.language, languages)
+                if reason:
+                    results.append(dataclasses.replace(article, entities=(), ner_skipped_reason=reason))
+                else:
+                    by_language.setdefault(article.language, []).append(article)
+            for language, articles in by_language.items():
+                results.extend(self._pipe(self._spacy.model(language), articles))
+        yield from results
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for window, articles in self._done.items():
+            yield beam.pvalue.TaggedOutput(NER_WORK, WindowedValue(NerWork(self._worker, articles), window.max_timestamp(), [window]))
 
     def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
         yield from batch_or_one_by_one("entities", articles, lambda batch: self._ner(nlp, batch))
@@ -251,7 +301,8 @@ class _NerBatchFn(beam.DoFn):
 
 
 class ExtractEntities(beam.PTransform):
-    """Cleaned articles -> articles with ``entities`` (main output) and rejections."""
+    """Cleaned articles -> articles with ``entities`` (main output), rejections, and the articles
+    each worker process did (``ner_work``, `NerWork`)."""
 
     def __init__(
         self,
@@ -274,6 +325,6 @@ class ExtractEntities(beam.PTransform):
         return (
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=self._min, max_batch_size=self._max)
-            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._models, self._labels, self._aliases, self._gemm)).with_outputs(REJECTED, main="articles")
+            | "SpacyNer" >> beam.ParDo(_NerBatchFn(self._models, self._labels, self._aliases, self._gemm)).with_outputs(REJECTED, NER_WORK, main="articles")
         )
 

@@ -137,7 +137,6 @@ class EmbeddingTopicModel:
     name = "embeddings"
 
     def __init__(self, taxonomy, head: Path | str = HEAD, load_encoders: bool = True) -> None:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # Beam owns the cores
         head_path = Path(head)
         try:
             import onnxruntime  # noqa: F401
@@ -160,6 +159,9 @@ class EmbeddingTopicModel:
         self._fallback = taxonomy.fallback
         self._penalty = np.array([SOFT_PENALTY if c in SOFT else 0.0 for c in self._classes])
         if load_encoders:
+            # Only where the encoders run (a worker), never in the driver: the tokenizers library
+            # would start its own threads, and Beam's workers already use every core.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             self._wordllama = _WordLlama()
             self._minilm = _MiniLM()
         else:  # only check that they are installed

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import hashlib
 import re
+import threading
 from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 from schemas.article import Article
 from transforms.datafiles import parse_yaml, read_text
@@ -187,19 +190,40 @@ def with_topic(article: Article, result: TopicResult) -> Article:
     return dataclasses.replace(article, topic=result.topic, topic_score=result.score, topic_scores=result.scores)
 
 
+class SharedTopicModel:
+    """The topic model of one worker process, shared by its threads through `Shared` and loaded
+    at the first batch (a run with nothing to process loads nothing), used under a lock."""
+
+    def __init__(self, spec: str, taxonomy: Taxonomy):
+        self._spec, self._taxonomy = spec, taxonomy
+        self._model: TopicModel | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> TopicModel:
+        if self._model is None:
+            self._model = load_topic_model(self._spec, self._taxonomy)
+        return self._model
+
+
 class _TopicFn(beam.DoFn):
     def __init__(self, taxonomy: Taxonomy, model: str):
         self._taxonomy = taxonomy
         self._model_spec = model
-        self._model: TopicModel | None = None
+        self._shared = shared.Shared()
+
+    def setup(self) -> None:
+        tag = f"{self._model_spec}:{hashlib.sha256(repr(self._taxonomy).encode()).hexdigest()}"
+        self._models = self._shared.acquire(lambda: SharedTopicModel(self._model_spec, self._taxonomy), tag=tag)
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
-        if self._model is None:  # once per worker, at its first batch (see _NerBatchFn)
-            self._model = load_topic_model(self._model_spec, self._taxonomy)
-        yield from batch_or_one_by_one("topics", batch, self._classify)
+        with self._models.lock:  # the outputs go downstream after the lock is released
+            model = self._models.get()
+            results = list(batch_or_one_by_one("topics", batch, lambda articles: self._classify(model, articles)))
+        yield from results
 
-    def _classify(self, articles: Sequence[Article]) -> list[Article]:
-        return [with_topic(a, result) for a, result in zip(articles, self._model.classify_batch(articles))]
+    @staticmethod
+    def _classify(model: TopicModel, articles: Sequence[Article]) -> list[Article]:
+        return [with_topic(a, result) for a, result in zip(articles, model.classify_batch(articles))]
 
 
 class AssignTopics(beam.PTransform):

@@ -12,7 +12,9 @@ Per-bundle files can be small (a distributed runner makes many small bundles): t
 merges the files below ``--min_rows_per_file`` with the partition's earlier small files, a row
 group at a time (`transforms.parquet_files.merge_files`).
 
-Files are written under a hidden ``.inprogress`` name and renamed when complete. Each file is
+Writers are kept per window, and each file is reported in the window of its rows (as Beam's
+``fileio.WriteToFiles`` does): a batch run is the one-global-window case. Files are written
+under a hidden ``.inprogress`` name and renamed when complete. Each file is
 reported as a `WrittenFile` output; a bundle that fails and is retried leaves files no
 committed output names, and the publish step ignores them (as Beam's own file sinks do).
 Beam's ``fileio.WriteToFiles`` is not used: with sub-directory destinations its files stay
@@ -27,7 +29,6 @@ from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 import fsspec
-from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.article import Article, to_table
@@ -133,14 +134,18 @@ class _WriteBundleFn(beam.DoFn):
         self._fs, self._root = fsspec.core.url_to_fs(self._output)
 
     def start_bundle(self) -> None:
-        self._writers = _Writers(self._fs, self._root, self._run_id, self._max_rows, self._compression)
+        self._writers: dict[Any, _Writers] = {}  # per window: a window's files are its own
 
-    def process(self, article: Article) -> Iterator[WrittenFile]:
-        yield from self._writers.add(article)
+    def process(self, article: Article, window=beam.DoFn.WindowParam) -> Iterator[WrittenFile]:
+        writers = self._writers.get(window)
+        if writers is None:
+            writers = self._writers[window] = _Writers(self._fs, self._root, self._run_id, self._max_rows, self._compression)
+        yield from writers.add(article)
 
     def finish_bundle(self) -> Iterator[Any]:
-        for written in self._writers.close_all():
-            yield WindowedValue(written, GlobalWindow().max_timestamp(), [GlobalWindow()])
+        for window, writers in self._writers.items():
+            for written in writers.close_all():
+                yield WindowedValue(written, window.max_timestamp(), [window])
 
 
 class WriteParquet(beam.PTransform):
