@@ -170,3 +170,21 @@ def test_the_real_command_line_prints_one_line_under_its_own_name(tmp_path):
     ]
     usage = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=REPO, capture_output=True, text=True)
     assert usage.stdout.startswith("usage: python -m pipeline") and "exit status:" in usage.stdout
+
+
+def test_the_scheduled_run_script_and_the_airflow_entry_point(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "a.txt")
+    env = {**os.environ, "INBOX": str(inbox), "DATASET": str(tmp_path / "out"), "PYTHON": sys.executable,
+           "EXTRA_FLAGS": "--topic_model keywords"}  # fmt: skip
+    script = REPO / "deploy" / "cron" / "run-scheduled.sh"
+    first = subprocess.run([str(script)], env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and first.stdout == "", first.stderr  # --quiet: nothing for cron to mail
+    assert (tmp_path / "out" / "_SUCCESS").exists()
+    env["INBOX"] = str(tmp_path / "nothing-here")
+    missing = subprocess.run([str(script)], env=env, capture_output=True, text=True)
+    assert missing.returncode == 3 and "matched no file" in missing.stderr
+
+    entry = subprocess.run([sys.executable, str(REPO / "deploy" / "airflow" / "run_pipeline.py"), "--help"], capture_output=True, text=True)
+    assert entry.returncode == 0 and "--input" in entry.stdout
