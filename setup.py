@@ -36,6 +36,8 @@ setup(
         "numpy>=1.26,<3",
         # Holds NumPy's BLAS to one thread per worker (--ner_gemm numpy).
         "threadpoolctl>=3.1,<4",
+        # Beam's stager packages this project with it for --setup_file (else: "No module named build").
+        "build>=1,<2",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "duckdb>=1.1,<3", "hypothesis>=6.100,<7", "polars>=1,<2"],
