@@ -10,6 +10,7 @@ from typing import Any, Callable
 from pipeline import ledger
 from pipeline.config import RunConfig
 from pipeline.publish import DatasetOutput
+from schemas.article import split_source_id
 from transforms.errors import ArticleRejected, UsageError
 from transforms.formats import detect_format
 from transforms.match import match_pattern
@@ -80,10 +81,10 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
         except OSError as exc:
             records = [(url, None, None)]  # unreadable: the run rejects it
             _LOG.warning("cannot read %s: %s", url, exc)
-        lines = [int(sid.rpartition("#L")[2]) for sid, _, _ in records if "#L" in sid]
-        if len(lines) == len(records) and _is_feed(url):
+        lines = [split_source_id(sid)[1] for sid, _, _ in records]
+        if all(lines) and _is_feed(url):  # read line by line (no whole-file skip or rejection)
             last = max(lines, default=0)
-            gone = [sid for sid in plan.entries if sid.startswith(url + "#L") and int(sid.rpartition("#L")[2]) > last]
+            gone = [sid for sid in plan.entries if split_source_id(sid)[0] == url and split_source_id(sid)[1] > last]
             vanished += len(gone)
             replaced_files.update(plan.entries[sid].file for sid in gone if plan.entries[sid].file)
         for sid, sha, skipped in records:

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pipeline import ledger, lock
 from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import RUNS, ledger_path
-from schemas.article import source_id
+from schemas.article import source_id, split_source_id
 from transforms import faults
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile, merge_files
@@ -260,7 +260,7 @@ class DatasetOutput:
         if not last_lines:
             return []
         entries = ledger.entries_of(self.index_batches(), source_paths=last_lines)
-        return sorted(sid for sid in entries if int(sid.rpartition("#L")[2] or 0) > last_lines[sid.rpartition("#L")[0]])
+        return sorted(sid for sid in entries if split_source_id(sid)[1] > last_lines[split_source_id(sid)[0]])
 
     def _stage_rewrites(self, run_id: str, source_ids: list[str], deleted: set[str]) -> list[dict[str, Any]]:
         """For inputs this run processed again (or whose lines are gone), stage their old files

@@ -28,6 +28,12 @@ def source_id(path: str, line: int | None) -> str:
     return path if not line else f"{path}#L{line}"
 
 
+def split_source_id(sid: str) -> tuple[str, int]:
+    """(path, line) of a source id; line 0 for a whole file."""
+    path, mark, line = sid.rpartition("#L")
+    return (path, int(line)) if mark and line.isdigit() else (sid, 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Article:
     source_path: str

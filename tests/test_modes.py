@@ -94,3 +94,19 @@ def test_incompatible_existing_schema_stops_before_any_work(tmp_path):
     assert "body is int64 there but string here" in message
     assert "legacy_score (double) is not in schema" in message
     assert not (tmp_path / "out" / "_runs").exists() and not (tmp_path / "out" / "_lock").exists()
+
+
+def test_overwrite_partitions_says_which_other_inputs_lost_their_rows(tmp_path, capsys):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    original = next(SAMPLES.glob("000_*.txt"))
+    shutil.copy(original, inbox / "a.txt")
+    (inbox / "b.txt").write_text(original.read_text("utf-8").replace("Beijing", "Beijing's"), "utf-8")  # same date and topic
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--topic_model", "keywords"]
+    run(["--input", str(inbox), *common])
+    capsys.readouterr()
+    again = run(["--input", str(inbox / "a.txt"), *common, "--mode", "overwrite_partitions"])
+    assert again["inputs_forgotten"] == 1
+    assert "with the rows of 1 input this run did not process" in capsys.readouterr().out
+    assert [r["source_path"].rsplit("/", 1)[1] for r in _rows(out)] == ["a.txt"]

@@ -20,7 +20,7 @@ import apache_beam as beam
 import fsspec
 from apache_beam.utils import shared
 
-from schemas.article import Article
+from schemas.article import Article, source_id, split_source_id
 from transforms import errors, faults
 from transforms.errors import ArticleRejected
 from transforms.failures import REJECTED, Rejection, rejection, run_guarded
@@ -112,9 +112,9 @@ def plan_records(url: str, max_bytes: int, known: Known) -> Iterator[tuple[str, 
     try:
         with fsspec.open(url, "rb", compression=compression) as f:
             for number, _, sha in jsonl_lines(f, max_bytes):
-                source_id = f"{url}#L{number}"
-                entry = known.get(source_id)
-                yield source_id, sha, entry[1] if entry is not None and entry[0] == sha else None
+                sid = source_id(url, number)
+                entry = known.get(sid)
+                yield sid, sha, entry[1] if entry is not None and entry[0] == sha else None
     except Exception:  # noqa: BLE001 - the read rejects the rest of the file, as one record
         yield url, digest, None
 
@@ -231,10 +231,10 @@ def _jsonl_records(
     f, url: str, max_bytes: int, jsonl_fields: JsonlFields, known: Known, repair: bool = True
 ) -> Iterator[Any]:
     for number, line, sha in jsonl_lines(f, max_bytes):
-        source_id = f"{url}#L{number}"
-        previous = known.get(source_id)
+        sid = source_id(url, number)
+        previous = known.get(sid)
         if previous is not None and previous[0] == sha:
-            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(source_id, previous[1]))
+            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(sid, previous[1]))
             continue
         if line is None:
             yield _rejected_line(url, number, sha, ArticleRejected(f"line longer than --max_article_bytes={max_bytes}", errors.TOO_LARGE))
@@ -302,8 +302,8 @@ def _line_of(output: Any) -> int | None:
     """The JSON Lines line number of a read output; None for a whole file."""
     value = output.value if isinstance(output, beam.pvalue.TaggedOutput) else output
     if isinstance(value, SkippedInput):
-        _, _, line = value.source_id.rpartition("#L")
-        return int(line) if line.isdigit() and "#L" in value.source_id else None
+        line = split_source_id(value.source_id)[1]
+        return line or None
     return getattr(value, "source_line", None)
 
 
@@ -330,7 +330,7 @@ def load_known(url: str | None) -> dict[str, tuple[str, str]]:
     if not url:
         return {}
     with fsspec.open(url, "r", encoding="utf-8") as f:
-        return {source_id: (sha, reason) for source_id, (sha, reason) in json.load(f).items()}
+        return {sid: (sha, reason) for sid, (sha, reason) in json.load(f).items()}
 
 
 class ReadArticles(beam.PTransform):
