@@ -34,11 +34,11 @@ MODEL_PATH = str(model_file("line_model.json"))
 @lru_cache(maxsize=1)
 def load_model(path: str = MODEL_PATH) -> dict:
     with open(path, encoding="utf-8") as f:
-        m = json.load(f)
-    for st in m["stages"]:
-        for k in ("mean", "scale", "coef"):
-            st[k] = np.asarray(st[k], dtype=np.float64)
-    return m
+        model = json.load(f)
+    for stage in model["stages"]:
+        for key in ("mean", "scale", "coef"):
+            stage[key] = np.asarray(stage[key], dtype=np.float64)
+    return model
 
 
 
@@ -52,13 +52,12 @@ def classify_lines(lines: list[str], language: str | None = "auto", model: dict 
     """Probability that each line belongs to the article body. `lines` are non-empty, stripped."""
     if not lines:
         return []
-    m = model or load_model()
-    X = page_features(lines, language)
-    p = logistic(m["stages"][0], X)
-    if len(m["stages"]) > 1:
-        X2 = np.concatenate([X, stage2_features(p, X)], 1)
-        p = logistic(m["stages"][1], X2)
-    return p.tolist()
+    model = model or load_model()
+    features = page_features(lines, language)
+    probs = logistic(model["stages"][0], features)
+    if len(model["stages"]) > 1:
+        probs = logistic(model["stages"][1], np.concatenate([features, stage2_features(probs, features)], 1))
+    return probs.tolist()
 
 
 def decode(p, threshold: float, switch_penalty: float = 0.0) -> list[bool]:
@@ -105,15 +104,14 @@ def looks_like_page(lines: list[str], model: dict | None = None) -> bool:
     than an already-clean article, which is mostly long prose paragraphs: at least
     `min_lines` lines and at least `min_short_share` of them under 8 words (word-equivalents:
     a Chinese, Japanese or Thai paragraph is not one "word")."""
-    m = model or load_model()
-    g = m.get("gate", {"min_short_share": 0.3, "min_lines": 12})
-    if len(lines) < g["min_lines"]:
+    gate = (model or load_model()).get("gate", {"min_short_share": 0.3, "min_lines": 12})
+    if len(lines) < gate["min_lines"]:
         return False
     if DENSE_SCRIPT.search("\n".join(lines)):
         short = sum(1 for l in lines if word_equivalents(l) < 8)
     else:
         short = sum(1 for l in lines if len(l.split()) < 8)
-    return short / len(lines) >= g["min_short_share"]
+    return short / len(lines) >= gate["min_short_share"]
 
 
 
@@ -147,14 +145,14 @@ def clean_lines(lines: list[str], language: str | None = "auto", mode: str = "au
     """
     if not lines:
         return []
-    m = load_model()
-    p = classify_lines(lines, language, m)
-    t = m["threshold"] if threshold is None else threshold
+    model = load_model()
+    probs = classify_lines(lines, language, model)
+    cut = model["threshold"] if threshold is None else threshold
     if mode == "auto":
-        mode = "page" if looks_like_page(lines, m) else "article"
+        mode = "page" if looks_like_page(lines, model) else "article"
     if mode == "page":
-        return decode(p, t, m.get("switch_penalty", 0.0))
-    return trim_ends(p, t)
+        return decode(probs, cut, model.get("switch_penalty", 0.0))
+    return trim_ends(probs, cut)
 
 
 def clean_page(text: str, language: str | None = "auto", mode: str = "auto",

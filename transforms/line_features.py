@@ -207,9 +207,12 @@ def _line_stats(lines: list[str], stop: frozenset | None):
     first = [l[:1] for l in lines]
     last = [l[-1:] for l in lines]
     nan = np.full(n, np.nan)
-    safe = lambda a, b, empty=0.0: np.divide(a, b, out=np.full(n, empty), where=b > 0)
+
+    def safe(a, b, empty=0.0):  # a / b, ``empty`` where b is 0
+        return np.divide(a, b, out=np.full(n, empty), where=b > 0)
+
     stop_share = safe(nstop, nw) if stop else nan
-    B = np.stack([
+    base = np.stack([
         np.log1p(nw), np.log1p(nchar), stop_share, nan.copy(), sent_end.astype(float),
         np.log1p(sent_inner), safe(commas, nw), safe(winit_up, winit, np.nan), safe(upper, ncased, np.nan),
         safe(digits, lens_f), np.log1p(menu), ell.astype(float),
@@ -226,7 +229,7 @@ def _line_stats(lines: list[str], stop: frozenset | None):
         mark[i] = 1.0
         if m.group(1):
             num[i] = int(m.group(1))
-    return B, stop, nw, nstop, (mark, num)
+    return base, stop, nw, nstop, (mark, num)
 
 
 def _kadane(score: np.ndarray) -> tuple[int, int]:
@@ -249,28 +252,28 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
         return np.zeros((0, len(feature_names())))
     lines = [l.replace("\n", " ").replace("\r", " ") for l in lines]
     stop = None if language in (None, "", "auto") else resolve_stoplist(language, [])
-    B, stop, nwords, nstop, (mark, num) = _line_stats(lines, stop)
-    I = {k: j for j, k in enumerate(BASE_NAMES)}
-    menu_free = B[:, I["log_menu_sep"]] == 0
+    base, stop, nwords, nstop, (mark, num) = _line_stats(lines, stop)
+    column = {k: j for j, k in enumerate(BASE_NAMES)}
+    menu_free = base[:, column["log_menu_sep"]] == 0
     if stop:
         # page reference stop share: token-weighted over lines with >= 8 words
         long_ = nwords >= 8
         ref = nstop[long_].sum() / nwords[long_].sum() if long_.any() else (nstop.sum() / max(1.0, nwords.sum()))
         ref = max(ref, 0.05)
-        B[:, I["stop_rel"]] = np.minimum(B[:, I["stop_share"]] / ref, 3.0)
-        prose = (nwords >= 8) & (B[:, I["stop_rel"]] >= 0.5) & menu_free
+        base[:, column["stop_rel"]] = np.minimum(base[:, column["stop_share"]] / ref, 3.0)
+        prose = (nwords >= 8) & (base[:, column["stop_rel"]] >= 0.5) & menu_free
     else:  # no stop list for this language: stop features undefined, prose from shape alone
         prose = (nwords >= 8) & menu_free
-    prose = prose & ((B[:, I["sent_end"]] > 0) | (nwords >= 20))
-    B[:, I["is_prose"]] = prose.astype(np.float64)
+    prose = prose & ((base[:, column["sent_end"]] > 0) | (nwords >= 20))
+    base[:, column["is_prose"]] = prose.astype(np.float64)
     # capitalisation and word length relative to the page's own long lines (German capitalises
     # nouns, German and Finnish words are long ...), so prose of any language sits near 0; with
     # fewer than 3 long lines, relative to typical English prose
     long_ = nwords >= 8
     for k, typical in RELATIVE_TO_PAGE:
-        v = B[:, I[k]]
+        v = base[:, column[k]]
         ok = long_ & ~np.isnan(v)
-        B[:, I[k]] = v - (np.average(v[ok], weights=nwords[ok]) if ok.sum() >= 3 else typical)
+        base[:, column[k]] = v - (np.average(v[ok], weights=nwords[ok]) if ok.sum() >= 3 else typical)
 
     # numbered list items with a consecutive number within SEQ_REACH lines
     seq = np.zeros(n, dtype=bool)
@@ -281,23 +284,25 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
             seq[:-o] |= hit
     seq_f = seq.astype(np.float64)
 
-    feats = [B]
+    feats = [base]
     # neighbour features
-    ctx_idx = [I[k] for k in CTX_KEYS]
-    C = B[:, ctx_idx]
+    ctx_idx = [column[k] for k in CTX_KEYS]
+    context = base[:, ctx_idx]
     for o in CTX_OFFSETS:
-        sh = np.zeros_like(C)
+        sh = np.zeros_like(context)
         if o < 0:
-            sh[-o:] = C[:o]
+            sh[-o:] = context[:o]
         else:
-            sh[:-o] = C[o:]
+            sh[:-o] = context[o:]
         feats.append(sh)
     # window means
     prose_f = prose.astype(np.float64)
-    lw = B[:, I["log_words"]]
-    ss = B[:, I["stop_rel"]]
-    cs = lambda a: np.concatenate([[0.0], np.cumsum(a)])
-    cp, cw, cst = cs(prose_f), cs(lw), cs(ss)
+    lw = base[:, column["log_words"]]
+    ss = base[:, column["stop_rel"]]
+    def running(a):  # prefix sums, so a window's sum is two lookups
+        return np.concatenate([[0.0], np.cumsum(a)])
+
+    cp, cw, cst = running(prose_f), running(lw), running(ss)
     idx = np.arange(n)
     for w in WIN_SIZES:
         lo = np.maximum(idx - w, 0)
@@ -334,7 +339,7 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
         rel_pos, before_w, in_dense, d_before, d_after,
         np.full(n, dense_share), np.full(n, math.log1p(n)), np.full(n, prose_f.mean()), np.log1p(run)], 1))
     # list items: marker, numbered item in a sequence, share of such items within 3 lines
-    cq = cs(seq_f)
+    cq = running(seq_f)
     lo = np.maximum(idx - 3, 0)
     hi = np.minimum(idx + 4, n)
     feats.append(np.stack([mark, seq_f, (cq[hi] - cq[lo]) / (hi - lo)], 1))
