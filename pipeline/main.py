@@ -102,21 +102,26 @@ def _runner(options: IngestOptions):
     binary it downloads from GitHub at run time: offline that fails (or hangs) before falling
     back to this same FnApiRunner, which honours --direct_num_workers/--direct_running_mode."""
     standard = options.view_as(StandardOptions)
+    if standard.streaming:
+        raise UsageError("--streaming: watching for files is not built yet; run batch jobs on a schedule (deploy/)")
     name = (standard.runner or "").rsplit(".", 1)[-1].lower()
     if name in REFUSED_RUNNERS:
         raise UsageError(f"--runner {standard.runner}: {REFUSED_RUNNERS[name]}")
-    if standard.runner in (None, "DirectRunner") and not standard.streaming:
+    if name in ("", "direct", "directrunner"):
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
         return FnApiRunner()
-    if standard.runner is None:
-        return None  # Beam's default
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
     from apache_beam.runners.runner import create_runner
 
     try:
-        return create_runner(standard.runner)  # here, so a misspelt runner stops before any work
-    except ValueError as exc:  # "Unexpected pipeline runner: ..."
+        runner = create_runner(standard.runner)  # here, so a misspelt runner stops before any work
+    except (ValueError, ImportError, AttributeError) as exc:  # "Unexpected pipeline runner", a missing extra
         raise UsageError(f"--runner {standard.runner}: {exc}") from exc
+    problems = PipelineOptionsValidator(options, runner).validate()  # what the runner checks at run()
+    if problems:
+        raise UsageError(f"--runner {standard.runner}: " + "; ".join(" ".join(str(p).split()) for p in problems))
+    return runner
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pipeline.publish import DatasetOutput
 from schemas.article import split_source_id
 from transforms.errors import ArticleRejected, UsageError
 from transforms.formats import detect_format
-from transforms.match import match_pattern
+from transforms.match import Matched, match_pattern, unique_files
 from transforms.read import REJECTED_BEFORE, STALE, UNCHANGED, plan_records
 
 _LOG = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ class Plan:
     files: dict[str, list[str]]
     entries: dict[str, ledger.Entry]
     known: dict[str, tuple[str, str]]
+    #: Every matched file once, as the pipeline's match reads them (`unique_files`).
+    unique: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def unmatched(self) -> list[str]:
@@ -35,24 +37,24 @@ class Plan:
 
 
 def plan_run(config: RunConfig, output: DatasetOutput) -> Plan:
-    files = {pattern: _match(pattern) for pattern in config.inputs}
+    matches = {pattern: _match(pattern) for pattern in config.inputs}
+    unique, _ = unique_files(list(matches.values()))
     entries: dict[str, ledger.Entry] = {}
-    if any(files.values()):
-        matched = {url for urls in files.values() for url in urls}
-        entries = ledger.entries_of(output.index_batches(), source_paths=matched)
+    if unique:
+        entries = ledger.entries_of(output.index_batches(), source_paths=unique)
     known = {}
     if config.mode == "incremental":
         known = ledger.known_inputs(entries, config.fingerprint, config.retry_rejected, config.reprocess_stale)
-    return Plan(files, entries, known)
+    return Plan({pattern: m.files for pattern, m in matches.items()}, entries, known, unique)
 
 
-def _match(pattern: str) -> list[str]:
+def _match(pattern: str) -> Matched:
     try:
-        return match_pattern(pattern).files
+        return match_pattern(pattern)
     except ImportError as exc:  # fsspec: "Install s3fs to access S3" and the like
         raise UsageError(f"--input {pattern}: {exc}") from exc
     except Exception:  # noqa: BLE001 - the pipeline's match rejects the pattern with its reason
-        return []
+        return Matched([], [], [])
 
 
 def stale_settings(settings: dict[str, Any], fingerprint: str, output: DatasetOutput, plan: Plan) -> list[str]:
@@ -75,7 +77,12 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
     examples: dict[str, list[str]] = {}
     replaced_files: set[str] = set()
     vanished = 0
-    for url in sorted({u for urls in plan.files.values() for u in urls}):
+    lines_of: dict[str, list[tuple[int, str]]] = {}  # a feed's committed records with rows
+    for sid, entry in plan.entries.items():
+        path, line = split_source_id(sid)
+        if line and entry.outcome == ledger.WRITTEN:
+            lines_of.setdefault(path, []).append((line, sid))
+    for url in sorted(plan.unique):
         try:
             records = list(plan_records(url, config.max_article_bytes, plan.known))
         except OSError as exc:
@@ -84,7 +91,7 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
         lines = [split_source_id(sid)[1] for sid, _, _ in records]
         if all(lines) and _is_feed(url):  # read line by line (no whole-file skip or rejection)
             last = max(lines, default=0)
-            gone = [sid for sid in plan.entries if split_source_id(sid)[0] == url and split_source_id(sid)[1] > last]
+            gone = [sid for line, sid in lines_of.get(url, ()) if line > last]
             vanished += len(gone)
             replaced_files.update(plan.entries[sid].file for sid in gone if plan.entries[sid].file)
         for sid, sha, skipped in records:

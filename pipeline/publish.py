@@ -4,8 +4,8 @@ A run writes everything under ``<output>/_staging/<run_id>/`` in the final layou
 the pipeline has finished and every input is accounted for does the driver publish:
 
 1. write a journal ``_staging/<run_id>/_PUBLISHING`` listing every staged file;
-2. move each file to the same relative path under ``<output>`` (Parquet names are
-   deterministic, so moving again after a crash cannot duplicate anything);
+2. move each file to the same relative path under ``<output>`` (a file already moved is not
+   moved again, so rolling forward after a crash cannot duplicate anything);
 3. write the manifest ``_runs/<run_id>.json`` (summary, options, versions, every output file
    with its row count); the run's ledger ``_runs/<run_id>.inputs.jsonl`` (every input and its
    outcome) and the committed-input index (`pipeline.ledger`) move in with the data;
@@ -194,9 +194,6 @@ class DatasetOutput:
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
         existing = self.partition_files()
         written, rejected = self._staged_ids(stage, staged)
-        # A rejected input keeps the row an earlier run wrote of it (the failure may pass; a
-        # later version may be good): nothing is lost, and the next run tries it again.
-        kept = {sid for sid, e in ledger.entries_of(self.index_batches(), source_ids=rejected).items() if e.outcome == ledger.WRITTEN}
         vanished = self._vanished_records(summary.get("jsonl_last_lines") or {})
         rewrites: list[dict[str, Any]] = []
         if mode == "rebuild":
@@ -204,6 +201,13 @@ class DatasetOutput:
         else:
             deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
             rewrites = self._stage_rewrites(run_id, written + vanished, set(deletes))
+        # A rejected input keeps the row an earlier run wrote of it (the failure may pass, a later
+        # version may be good), unless this publish deletes that row's file anyway.
+        kept = {
+            sid
+            for sid, e in ledger.entries_of(self.index_batches(), source_ids=rejected).items()
+            if e.outcome == ledger.WRITTEN and e.file not in set(deletes)
+        }
         if not committed_files and not deletes and not rewrites and not written and not rejected:
             self.fs.rm(stage, recursive=True)  # every input skipped: a no-op leaves no trace
             self._remove_empty_staging()
@@ -217,7 +221,7 @@ class DatasetOutput:
         # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
         with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
             run_rows, moved = ledger.write_run_ledger(self.fs, stage, staged, run_id, fingerprint, out)
-        if kept and mode != "rebuild":
+        if kept:
             run_rows = run_rows.filter(pc.invert(pc.is_in(ledger.keys_of(run_rows), value_set=pa.array(sorted(kept)))))
         removed = set(deletes) | set(merged) | {r["file"] for r in rewrites if not r["staged"]}
         self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
@@ -237,7 +241,7 @@ class DatasetOutput:
             "deletes": deletes,
             "merged": merged,
             "inputs_forgotten": forgotten,
-            "rejected_kept_rows": len(kept) if mode != "rebuild" else 0,
+            "rejected_kept_rows": len(kept),
             "records_vanished": len(vanished),
         }
         faults.reached("publish-before-journal")
@@ -256,11 +260,15 @@ class DatasetOutput:
         return written, rejected
 
     def _vanished_records(self, last_lines: dict[str, int]) -> list[str]:
-        """Committed JSON Lines records beyond the last line their feed has now."""
+        """Committed JSON Lines records with a row, beyond the last line their feed has now."""
         if not last_lines:
             return []
         entries = ledger.entries_of(self.index_batches(), source_paths=last_lines)
-        return sorted(sid for sid in entries if split_source_id(sid)[1] > last_lines[split_source_id(sid)[0]])
+        return sorted(
+            sid
+            for sid, entry in entries.items()
+            if entry.outcome == ledger.WRITTEN and split_source_id(sid)[1] > last_lines[split_source_id(sid)[0]]
+        )
 
     def _stage_rewrites(self, run_id: str, source_ids: list[str], deleted: set[str]) -> list[dict[str, Any]]:
         """For inputs this run processed again (or whose lines are gone), stage their old files

@@ -21,10 +21,11 @@ from transforms.failures import Rejection
 from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
 from transforms.entities import NerWork
 from transforms.parquet_files import WrittenFile
+from transforms.windows import window_suffix
 
 
-def summary_path(output: str, run_id: str) -> str:
-    return posixpath.join(output.rstrip("/"), "_runs", f"{run_id}.json")
+def summary_path(output: str, run_id: str, window: Any = None) -> str:
+    return posixpath.join(output.rstrip("/"), "_runs", f"{run_id}{window_suffix(window)}.json")
 
 
 class _CountRun(beam.CombineFn):
@@ -150,9 +151,9 @@ class _WriteSummaryFn(beam.DoFn):
         self._output = output
         self._header = header
 
-    def process(self, counts: Counter) -> Iterator[dict[str, Any]]:
+    def process(self, counts: Counter, window=beam.DoFn.WindowParam) -> Iterator[dict[str, Any]]:
         summary = build_summary(counts, self._header)
-        with fsspec.open(summary_path(self._output, summary["run_id"]), "w", auto_mkdir=True) as out:
+        with fsspec.open(summary_path(self._output, summary["run_id"], window), "w", auto_mkdir=True) as out:
             json.dump(summary, out, indent=2, sort_keys=False)
             out.write("\n")
         yield summary
@@ -227,10 +228,11 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
             lines.append(f"  {n(len(partitions), 'partition')}: {top}{more}")
     rewritten = summary.get("rewritten_files") or []
     if rewritten:
-        rows = sum(r["rows_removed"] for r in rewritten)
-        lines.append(f"  replaced the old rows of {n(rows, 'changed input')} in {n(len(rewritten), 'file')}")
+        rows = sum(r["rows_removed"] for r in rewritten) - summary.get("records_vanished", 0)
+        if rows > 0:
+            lines.append(f"  replaced the old rows of {n(rows, 'changed input')} in {n(len(rewritten), 'file')}")
     if summary.get("rejected_kept_rows"):
-        lines.append(f"  {n(summary['rejected_kept_rows'], 'rejected input')} keep the row an earlier run wrote; retried next run")
+        lines.append(f"  {n(summary['rejected_kept_rows'], 'rejected input')} kept the row an earlier run wrote of it")
     if summary.get("records_vanished"):
         lines.append(f"  removed the rows of {n(summary['records_vanished'], 'record')} their JSON Lines feed no longer has")
     if summary.get("replaced_files"):

@@ -102,6 +102,22 @@ def test_a_read_that_fails_keeps_the_row_written_before(tmp_path, ruler_model, m
     assert again["skipped_by_reason"] == {"unchanged": 1} and read_dataset(str(out)).to_table().num_rows == 1
 
 
+def test_overwrite_partitions_removes_the_old_row_of_an_input_now_rejected(tmp_path, ruler_model):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    text = next(SAMPLES.glob("000_*.txt")).read_text("utf-8")
+    (inbox / "a.txt").write_text(text, "utf-8")
+    (inbox / "b.txt").write_text(text.replace("Beijing", "Beijing's"), "utf-8")  # the same partition
+    out = tmp_path / "out"
+    run(["--input", str(inbox), *_flags(ruler_model, out)])
+    (inbox / "a.txt").write_bytes(b"")
+    again = run(["--input", str(inbox), *_flags(ruler_model, out, "--mode", "overwrite_partitions")])
+    assert again["rejected_kept_rows"] == 0  # its partition's files were replaced: nothing to keep
+    assert [r["source_path"].rsplit("/", 1)[1] for r in read_dataset(str(out)).to_table().to_pylist()] == ["b.txt"]
+    index = {r["source_path"].rsplit("/", 1)[1]: r["outcome"] for r in pq.read_table(out / "_index" / "inputs.parquet").to_pylist()}
+    assert index == {"a.txt": "rejected", "b.txt": "written"}
+
+
 def test_an_output_of_an_earlier_version_is_indexed_once(inbox, tmp_path, ruler_model, capsys):
     out = tmp_path / "out"
     flags = ["--input", str(inbox), *_flags(ruler_model, out)]
@@ -170,10 +186,15 @@ def test_hidden_and_system_files_are_skipped_not_rejected(tmp_path, ruler_model)
     summary = run(["--input", str(inbox), *_flags(ruler_model, tmp_path / "out")])
     assert (summary["articles_written"], summary["articles_rejected"], summary["ignored_files"]) == (1, 0, 5)
     assert summary["all_inputs_accounted_for"] is True
-    # Named explicitly, a dot-file is read like any other.
+    # Named explicitly, a dot-file is read like any other, whatever else names its folder.
     hidden = inbox / ".note.txt"
     shutil.copy(inbox / "a.txt", hidden)
     assert run(["--input", str(hidden), *_flags(ruler_model, tmp_path / "out2")])["articles_written"] == 1
+    both = run(["--input", str(inbox), "--input", str(hidden), *_flags(ruler_model, tmp_path / "out3")])
+    assert (both["articles_written"], both["ignored_files"]) == (2, 5)
+    # One file named two ways is one input.
+    twice = run(["--input", str(inbox), "--input", f"file://{inbox}/a.txt", *_flags(ruler_model, tmp_path / "out4")])
+    assert twice["articles_written"] == 1
 
 
 def test_the_index_names_exactly_the_rows_readers_see(inbox, tmp_path, ruler_model):

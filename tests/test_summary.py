@@ -114,3 +114,26 @@ def test_summary_flags_a_lost_input():
         summary = json.load(f)
     assert summary["all_inputs_accounted_for"] is False
     assert "ERROR" in format_summary(summary)
+
+
+def test_windows_keep_their_own_rejection_files_and_summaries():
+    """With windowed input (a stream), each window's rejections and counts are its own files."""
+    from apache_beam.transforms import window
+
+    from transforms.failures import WriteRejections
+
+    root = f"memory:///windows-{uuid.uuid4().hex}"
+    rejections = [Rejection(f"in/{i}.txt", "read", "empty_file", "file is empty") for i in range(4)]
+    with test_pipeline() as p:
+        stamped = (
+            p
+            | beam.Create(list(enumerate(rejections)))
+            | beam.Map(lambda pair: window.TimestampedValue(pair[1], pair[0] * 60))
+            | beam.WindowInto(window.FixedWindows(60))
+        )
+        _ = stamped | WriteRejections(root, "r1")
+        _ = (stamped,) | SummarizeRun(root, {"run_id": "r1"})
+    fs, path = fsspec.core.url_to_fs(root)
+    written = sorted(p.rsplit("/", 1)[1] for p in fs.find(path))
+    assert len([n for n in written if n.startswith("r1.read.w") and n.endswith(".jsonl")]) == 4
+    assert len([n for n in written if n.startswith("r1.w") and n.endswith(".json")]) == 4

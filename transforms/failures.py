@@ -18,6 +18,7 @@ import fsspec
 
 from transforms import errors
 from transforms.errors import ArticleRejected
+from transforms.windows import window_suffix
 
 REJECTED = "rejected"
 _LOG = logging.getLogger(__name__)
@@ -89,9 +90,10 @@ class _WriteRejectionsFn(beam.DoFn):
         self._output = output
         self._run_id = run_id
 
-    def process(self, keyed: tuple[str, Iterable[Rejection]]) -> Iterator[str]:
+    def process(self, keyed: tuple[str, Iterable[Rejection]], window=beam.DoFn.WindowParam) -> Iterator[str]:
         stage, rejections = keyed
-        path = posixpath.join(self._output.rstrip("/"), "_rejected", f"{self._run_id}.{stage}.jsonl")
+        name = f"{self._run_id}.{stage}{window_suffix(window)}.jsonl"
+        path = posixpath.join(self._output.rstrip("/"), "_rejected", name)
         with fsspec.open(path, "w", encoding="utf-8", auto_mkdir=True) as out:
             for rej in rejections:
                 out.write(rej.to_json() + "\n")
@@ -99,7 +101,8 @@ class _WriteRejectionsFn(beam.DoFn):
 
 
 class WriteRejections(beam.PTransform):
-    """One JSON-lines file per stage and run: ``_rejected/<run_id>.<stage>.jsonl``."""
+    """One JSON-lines file per stage, run and window: ``_rejected/<run_id>.<stage>.jsonl``
+    (plus the window's bounds, for windows other than the global one)."""
 
     def __init__(self, output: str, run_id: str):
         super().__init__()

@@ -38,6 +38,30 @@ class Matched:
     ignored: list[str]
     #: Symbolic links to directories (or broken links), not followed.
     not_followed: list[str]
+    #: Each file's and ignored file's name with its protocol (``file:///x`` for ``/x``): one file
+    #: named two ways by two patterns is still one input.
+    canonical: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def unique_files(matches: list[Matched]) -> tuple[list[str], list[str]]:
+    """(files, ignored) of several patterns' matches, each file once (the first pattern's
+    spelling wins); a file one pattern ignores and another names is read, not ignored."""
+    files: list[str] = []
+    seen: set[str] = set()
+    for matched in matches:
+        for name in matched.files:
+            key = matched.canonical.get(name, name)
+            if key not in seen:
+                seen.add(key)
+                files.append(name)
+    ignored: list[str] = []
+    for matched in matches:
+        for name in matched.ignored:
+            key = matched.canonical.get(name, name)
+            if key not in seen:
+                seen.add(key)
+                ignored.append(name)
+    return files, ignored
 
 
 def expand_pattern(pattern: str) -> list[str]:
@@ -84,8 +108,12 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
     if largest_first:
         files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
     keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
-    as_url = (lambda p: p) if keep_plain else fs.unstrip_protocol
-    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped])
+
+    def as_url(path: str) -> str:
+        return path if keep_plain else fs.unstrip_protocol(path)
+
+    canonical = {as_url(p): fs.unstrip_protocol(p) for p in files + ignored}
+    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped], canonical)
 
 
 def _size(info: Mapping[str, Any]) -> int:
@@ -100,20 +128,22 @@ class _MatchFn(beam.DoFn):
     """All patterns at once: a file two patterns name (a folder and a glob inside it) is read once."""
 
     def process(self, patterns: tuple[str, ...]) -> Iterator[Any]:
-        seen: set[str] = set()
+        matches = []
         for pattern in patterns:
-            yield from self._match(pattern, seen)
+            try:
+                matched = match_pattern(pattern, largest_first=True)
+            except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
+                yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
+                continue
+            matches.append(matched)
+            yield from self._problems(pattern, matched)
+        files, ignored = unique_files(matches)
+        for name in ignored:
+            yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(name, HIDDEN_OR_SYSTEM))
+        yield from files
 
-    def _match(self, pattern: str, seen: set[str]) -> Iterator[Any]:
-        try:
-            matched = match_pattern(pattern, largest_first=True)
-        except Exception as exc:  # noqa: BLE001 - a bad pattern is a dead letter too
-            yield beam.pvalue.TaggedOutput(REJECTED, rejection("match", pattern, exc))
-            return
-        for name in matched.ignored:
-            if name not in seen:
-                seen.add(name)
-                yield beam.pvalue.TaggedOutput(SKIPPED, SkippedInput(name, HIDDEN_OR_SYSTEM))
+    @staticmethod
+    def _problems(pattern: str, matched: Matched) -> Iterator[Any]:
         not_followed, files = matched.not_followed, matched.files
         for link in not_followed:
             yield beam.pvalue.TaggedOutput(
@@ -124,10 +154,6 @@ class _MatchFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 REJECTED, Rejection(pattern, "match", errors.NO_MATCH, "the input pattern matched no file")
             )
-        for name in files:
-            if name not in seen:
-                seen.add(name)
-                yield name
 
 
 class MatchFiles(beam.PTransform):

