@@ -46,22 +46,20 @@ class Matched:
 def unique_files(matches: list[Matched]) -> tuple[list[str], list[str]]:
     """(files, ignored) of several patterns' matches, each file once (the first pattern's
     spelling wins); a file one pattern ignores and another names is read, not ignored."""
-    files: list[str] = []
     seen: set[str] = set()
-    for matched in matches:
-        for name in matched.files:
-            key = matched.canonical.get(name, name)
-            if key not in seen:
-                seen.add(key)
-                files.append(name)
-    ignored: list[str] = []
-    for matched in matches:
-        for name in matched.ignored:
-            key = matched.canonical.get(name, name)
-            if key not in seen:
-                seen.add(key)
-                ignored.append(name)
-    return files, ignored
+
+    def first_of(kind: str) -> list[str]:
+        names = []
+        for matched in matches:
+            for name in getattr(matched, kind):
+                key = matched.canonical.get(name, name)
+                if key not in seen:
+                    seen.add(key)
+                    names.append(name)
+        return names
+
+    files = first_of("files")  # before the ignored ones: a file named explicitly is read
+    return files, first_of("ignored")
 
 
 def expand_pattern(pattern: str) -> list[str]:
