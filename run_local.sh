@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ./run_local.sh [pipeline flags...]    set up .venv, run the pipeline on the bundled sample articles
 # ./run_local.sh test [pytest args...]  set up .venv, run the whole test suite
+# ./run_local.sh portable [flags...]    the same demo through Beam's portable job API (a local job
+#                                       service and worker pool, started and stopped here)
 #
 # Set-up: creates .venv with Python >= 3.10 if missing, and (re)installs the project with its
 # test extra and the spaCy model whenever setup.py changed. PYTHON=/path/to/python overrides
@@ -41,6 +43,12 @@ if [ "${1:-}" = "test" ]; then
   exec "$VENV/bin/python" -m pytest "$@"
 fi
 
+portable=0
+if [ "${1:-}" = "portable" ]; then
+  shift
+  portable=1
+fi
+
 args=("$@")
 has_flag() { local f; for f in "${args[@]}"; do case "$f" in "$1"|"$1"=*) return 0 ;; esac; done; return 1; }
 if ! has_flag --input; then args+=(--input samples/incoming); fi
@@ -49,4 +57,31 @@ if ! has_flag --output; then
   rm -rf output/samples
   args+=(--output output/samples)
 fi
-exec "$VENV/bin/python" -m pipeline "${args[@]}"
+if [ "$portable" = 0 ]; then
+  exec "$VENV/bin/python" -m pipeline "${args[@]}"
+fi
+
+# Portable: the worker pool starts `python` from PATH, so the venv's comes first.
+export PATH="$PWD/$VENV/bin:$PATH"
+read -r job_port pool_port < <(python -c 'import socket
+ports = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("localhost", 0)); ports.append(s.getsockname()[1]); s.close()
+print(*ports)')
+python -m apache_beam.runners.portability.local_job_service_main --port "$job_port" >/dev/null 2>&1 &
+job_pid=$!
+python -m apache_beam.runners.worker.worker_pool_main --service_port "$pool_port" >/dev/null 2>&1 &
+pool_pid=$!
+trap 'kill "$job_pid" "$pool_pid" 2>/dev/null; wait 2>/dev/null' EXIT
+python - "$job_port" "$pool_port" <<'PY'
+import socket, sys, time
+for port in map(int, sys.argv[1:]):
+    deadline = time.monotonic() + 60
+    while socket.socket().connect_ex(("localhost", port)) != 0:
+        if time.monotonic() > deadline:
+            sys.exit(f"run_local.sh: nothing listens on port {port} after 60 s")
+        time.sleep(0.2)
+PY
+echo "run_local.sh: job service on localhost:$job_port, worker pool on localhost:$pool_port"
+python -m pipeline "${args[@]}" --runner PortableRunner --job_endpoint "localhost:$job_port" \
+  --environment_type EXTERNAL --environment_config "localhost:$pool_port"

@@ -3,6 +3,7 @@ use): a local job service and an external worker pool, started and stopped here,
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -79,3 +80,18 @@ def test_portable_runner_writes_the_same_dataset_as_the_direct_runner(portable_s
     assert portable["all_inputs_accounted_for"] and portable["articles_written"] == direct["articles_written"] == 10
     assert _rows(tmp_path / "portable") == _rows(tmp_path / "direct")
     assert portable["rejected_by_reason"] == direct["rejected_by_reason"]
+
+
+def test_run_local_portable_runs_the_demo_and_stops_its_services(tmp_path):
+    from tests.conftest import REPO
+
+    result = subprocess.run(
+        ["./run_local.sh", "portable", "--output", str(tmp_path / "out"), "--topic_model", "keywords"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "job service on localhost:" in result.stdout and "10 articles written" in result.stdout
+    assert read_dataset(str(tmp_path / "out")).to_table().num_rows == 10
+    job, pool = re.search(r"job service on localhost:(\d+), worker pool on localhost:(\d+)", result.stdout).groups()
+    for service in (f"local_job_service_main --port {job}", f"worker_pool_main --service_port {pool}"):
+        assert subprocess.run(["pgrep", "-f", service], capture_output=True).returncode == 1, f"{service} still runs"
