@@ -183,7 +183,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     manifest["stale_settings"] = stale_settings(config.settings, config.fingerprint, output, plan) if manifest.get("skipped_by_reason", {}).get(STALE) else []
     say(format_summary(manifest, verbose=config.verbosity > 0))
     if published:
-        say(f"output: {config.output}  (manifest: {output.manifest_path(config.run_id)})")
+        say(f"output: {config.output}  (manifest: {output.url_of(output.manifest_path(config.run_id))})")
     else:
         say(f"output: {config.output}  (unchanged: nothing to publish)")
     return manifest

@@ -63,6 +63,11 @@ class DatasetOutput:
     def manifest_path(self, run_id: str) -> str:
         return self._path(RUNS, f"{run_id}.json")
 
+    def url_of(self, path: str) -> str:
+        """A path on this output's file system as the user would write it (with its protocol
+        when the output was given as a URL)."""
+        return self.fs.unstrip_protocol(path) if "://" in self.url else path
+
     def partition_files(self) -> list[str]:
         """Published Parquet files, relative to the root, sorted: what readers see."""
         return sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
