@@ -59,6 +59,9 @@ class RunConfig:
     max_reject_ratio: float = 0.5
     #: -1 quiet, 0 the short summary, 1 verbose
     verbosity: int = 0
+    #: --streaming: seconds between looks at the patterns, and a window's length.
+    watch_interval: float = 10.0
+    window_seconds: float = 60.0
 
 
 def resolve(options: IngestOptions) -> RunConfig:
@@ -77,6 +80,8 @@ def resolve(options: IngestOptions) -> RunConfig:
             raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
     if opts.repeated_lines_min_articles < 0 or not 0.0 <= opts.repeated_lines_min_share <= 1.0:
         raise UsageError("--repeated_lines_min_articles must be >= 0 and --repeated_lines_min_share within 0-1")
+    if opts.watch_interval <= 0 or opts.window_seconds < 0:
+        raise UsageError("--watch_interval must be positive and --window_seconds at least 0")
     if not 0.0 <= opts.max_reject_ratio <= 1.0:
         raise UsageError(f"--max_reject_ratio must be within 0-1, not {opts.max_reject_ratio}")
     if opts.min_rows_per_file > 1 and opts.min_rows_per_file * 2 > opts.max_rows_per_file:
@@ -158,6 +163,8 @@ def resolve(options: IngestOptions) -> RunConfig:
         reprocess_stale=opts.reprocess_stale,
         max_reject_ratio=opts.max_reject_ratio,
         verbosity=-1 if opts.quiet else (1 if opts.verbose else 0),
+        watch_interval=opts.watch_interval,
+        window_seconds=opts.window_seconds,
     )
 
 

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -96,17 +97,20 @@ REFUSED_RUNNERS = {
 }
 
 
-def _runner(options: IngestOptions):
+def _runner(options: IngestOptions, streaming: bool = False):
     """The runner to use: Beam's flag, except that a DirectRunner batch job goes straight to the
     FnApiRunner (named or not; ``--help`` says so). Beam's DirectRunner first tries Prism, a Go
     binary it downloads from GitHub at run time: offline that fails (or hangs) before falling
     back to this same FnApiRunner, which honours --direct_num_workers/--direct_running_mode."""
     standard = options.view_as(StandardOptions)
-    if standard.streaming:
-        raise UsageError("--streaming: watching for files is not built yet; run batch jobs on a schedule (deploy/)")
     name = (standard.runner or "").rsplit(".", 1)[-1].lower()
     if name in REFUSED_RUNNERS:
         raise UsageError(f"--runner {standard.runner}: {REFUSED_RUNNERS[name]}")
+    if streaming and name not in ("", "direct", "directrunner"):
+        raise UsageError(
+            f"--streaming with --runner {standard.runner}: the watch loop runs its windows on the DirectRunner; "
+            "Beam streaming runners are not supported yet (docs/design.md)"
+        )
     if name in ("", "direct", "directrunner"):
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
@@ -129,54 +133,73 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     options, is_dry_run = parse_options(list(sys.argv[1:] if argv is None else argv))
     config = resolve(options)
     say = _printer(config.verbosity)
-    runner = _runner(options)
+    standard = options.view_as(StandardOptions)
+    streaming, standard.streaming = standard.streaming, False  # a watch loop runs each window as a batch
+    runner = _runner(options, streaming)
     try:
         output = DatasetOutput(config.output)
     except ImportError as exc:  # fsspec: "Install s3fs to access S3" and the like
         raise UsageError(f"--output {config.output}: {exc}") from exc
     plan = plan_run(config, output)
-    for pattern in plan.unmatched:
+    for pattern in plan.unmatched if not streaming else ():  # a watched folder may start empty
         print(f"warning: --input {pattern} matched no file", file=sys.stderr)
-    if not any(plan.files.values()):
+    if not any(plan.files.values()) and not (streaming and not is_dry_run):
         say(f"nothing to do: no --input matched a file; {config.output} was not touched")
         return {"run_id": config.run_id, "published": False, "unmatched_patterns": plan.unmatched, "articles_rejected": 0, "articles_written": 0}
     if is_dry_run:
         return dry_run(config, output, plan, say)
     output.check_writable()
+    if streaming:
+        from pipeline.watch import watch  # the watch loop runs this module's run and publish per window
+
+        def run_window(window: RunConfig, interruptible: Callable[[], Any]) -> dict[str, Any]:
+            return _run_locked(window, options, runner, output, say, interruptible)
+
+        return watch(config, output, say, run_window)
     _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
     with output.lock(config.run_id):
         for action in output.recover():
             say(f"recovery: {action}")
         if output.migrate_index():
             say("indexed the inputs committed by an earlier version (from the ledgers in _runs/)")
-        if config.mode != "rebuild":  # a rebuild replaces every file, whatever its schema
-            check_schema(output)
-        plan = plan_run(config, output)  # again, under the lock: another run may have committed meanwhile
-        staging = output.staging_url(config.run_id)
-        known = None
-        if plan.known:
-            known = f"{staging}/.known_inputs.json"
-            with fsspec.open(known, "w", encoding="utf-8", auto_mkdir=True) as f:
-                json.dump(plan.known, f)
-        p = beam.Pipeline(runner=runner, options=options)
-        build(p, config, target=staging, known_inputs=known)
+        return _run_locked(config, options, runner, output, say)
+
+
+def _run_locked(
+    config: RunConfig, options: IngestOptions, runner: Any, output: DatasetOutput, say: Callable[[str], None],
+    interruptible: Callable[[], Any] = contextlib.nullcontext,
+) -> dict[str, Any]:
+    """One run with the output's lock held: plan, pipeline, publish, summary. ``interruptible``
+    wraps the pipeline only (a stop request may end it; never the publish)."""
+    if config.mode != "rebuild":  # a rebuild replaces every file, whatever its schema
+        check_schema(output)
+    plan = plan_run(config, output)  # under the lock: another run may have committed meanwhile
+    staging = output.staging_url(config.run_id)
+    known = None
+    if plan.known:
+        known = f"{staging}/.known_inputs.json"
+        with fsspec.open(known, "w", encoding="utf-8", auto_mkdir=True) as f:
+            json.dump(plan.known, f)
+    p = beam.Pipeline(runner=runner, options=options)
+    build(p, config, target=staging, known_inputs=known)
+    with interruptible():
         result = p.run()
         result.wait_until_finish()
-        faults.reached("pipeline-finished")
-        summary = output.staged_summary(config.run_id)
-        if not summary["all_inputs_accounted_for"]:
-            raise RuntimeError(
-                f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
-            )
-        manifest = output.publish(
-            config.run_id,
-            config.mode,
-            config.fingerprint,
-            config.settings,
-            config.min_rows_per_file,
-            config.max_rows_per_file,
-            config.compression,
+    faults.reached("pipeline-finished")
+    summary = output.staged_summary(config.run_id)
+    if not summary["all_inputs_accounted_for"]:
+        raise RuntimeError(
+            f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
         )
+    manifest = output.publish(
+        config.run_id,
+        config.mode,
+        config.fingerprint,
+        config.settings,
+        config.min_rows_per_file,
+        config.max_rows_per_file,
+        config.compression,
+    )
     published = manifest is not None
     manifest = manifest or {k: v for k, v in summary.items() if k != "written_files"}
     manifest.update(published=published, unmatched_patterns=plan.unmatched)

@@ -245,6 +245,19 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--verbose", action="store_true", help="Print the run summary in full (every partition).")
         parser.add_argument("--quiet", action="store_true", help="Print nothing but errors and warnings (for cron).")
         parser.add_argument(
+            "--watch_interval",
+            type=float,
+            default=10.0,
+            help="With --streaming: seconds between two looks at the --input patterns. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--window_seconds",
+            type=float,
+            default=60.0,
+            help="With --streaming: the files that arrive within this many seconds are processed and published "
+            "as one run (a window). Default: %(default)s.",
+        )
+        parser.add_argument(
             "--run_id",
             default=None,
             help="Id of this run (file names, summary, run_id column). Default: UTC start time + random suffix.",

@@ -1,0 +1,139 @@
+"""``--streaming``: watch the ``--input`` patterns and publish what arrives, one window at a time.
+
+A loop in the driver, holding the output's lock for its whole life: every ``--watch_interval``
+seconds it lists the patterns; a file that is new, or whose size or modification time changed,
+and that kept the same size and time for one interval (so a file still being copied waits),
+joins the open window; ``--window_seconds`` after a window opened, its files go through the
+same batch pipeline and publish as any run, under the run id ``<run_id>-w<n>``. Whether a file
+was already committed (by a batch run, or by this job before a restart) is the committed-input
+index's decision, exactly as in incremental mode, so a restart never processes a file twice.
+
+SIGTERM or SIGINT stops the loop: between windows at once; during a window's pipeline by ending
+it, which leaves that window unpublished in staging for the next start to clean up; a publish
+that has started is never interrupted. Beam's own streaming runners need a per-window publish
+inside the pipeline; docs/design.md says why this loop runs on the DirectRunner instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import sys
+import time
+from collections import Counter
+from typing import Any, Callable, Iterator
+
+import fsspec
+
+from pipeline.config import RunConfig
+from pipeline.publish import DatasetOutput
+from transforms.match import match_pattern
+
+#: How often a sleeping loop looks at a stop request.
+_TICK = 0.2
+
+
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived while a window's pipeline ran."""
+
+
+def stamps(patterns: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+    """(size, modification time) of every file the patterns match now."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for pattern in patterns:
+        try:
+            files = match_pattern(pattern).files
+        except Exception:  # noqa: BLE001 - a folder that is briefly unreadable: look again next time
+            continue
+        for url in files:
+            try:
+                fs, path = fsspec.core.url_to_fs(url)
+                info = fs.info(path)
+            except OSError:
+                continue  # gone since the listing
+            found.setdefault(url, (info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("created")))
+    return found
+
+
+def watch(
+    config: RunConfig,
+    output: DatasetOutput,
+    say: Callable[[str], None],
+    run_window: Callable[[RunConfig, Callable[[], Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run until SIGTERM/SIGINT; return the totals of the windows published."""
+    interval, window_seconds = config.watch_interval, config.window_seconds
+    state = {"stop": False, "interruptible": False}
+
+    def on_signal(signum, frame) -> None:
+        state["stop"] = True
+        if state["interruptible"]:
+            raise StopRequested(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def interruptible() -> Iterator[None]:
+        state["interruptible"] = True
+        try:
+            if state["stop"]:
+                raise StopRequested("stop requested")
+            yield
+        finally:
+            state["interruptible"] = False
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    totals: Counter = Counter()
+    committed: dict[str, tuple[Any, Any]] = {}  # what this job has put through a window
+    try:
+        with output.lock(config.run_id):
+            for action in output.recover():
+                say(f"recovery: {action}")
+            output.migrate_index()
+            say(
+                f"watching {', '.join(config.inputs)} every {interval:g} s; the files of each {window_seconds:g} s "
+                f"window are published as one run into {config.output}; SIGTERM or Ctrl-C stops"
+            )
+            last: dict[str, tuple[Any, Any]] = {}
+            pending: dict[str, tuple[Any, Any]] = {}
+            opened: float | None = None
+            while not state["stop"]:
+                now = stamps(config.inputs)
+                for url, stamp in now.items():
+                    settled = last.get(url) == stamp  # unchanged for one interval: not being written
+                    if settled and committed.get(url) != stamp and pending.get(url) != stamp:
+                        pending[url] = stamp
+                        opened = opened if opened is not None else time.monotonic()
+                last = now
+                if pending and opened is not None and time.monotonic() - opened >= window_seconds:
+                    totals["windows"] += 1
+                    window = _window_config(config, sorted(pending), totals["windows"])
+                    try:
+                        manifest = run_window(window, interruptible)
+                    except StopRequested:
+                        say(f"stopped during window {window.run_id}: it stays unpublished; the next start cleans it up")
+                        break
+                    committed.update(pending)
+                    pending, opened = {}, None
+                    totals["published_windows"] += bool(manifest.get("published"))
+                    for key in ("articles_written", "articles_rejected", "skipped"):
+                        totals[key] += manifest.get(key, 0) or 0
+                    sys.stdout.flush()
+                _sleep(interval, state)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    say(
+        f"stopped: {totals['windows']} windows, {totals['published_windows']} published; "
+        f"{totals['articles_written']} articles written, {totals['articles_rejected']} rejected, {totals['skipped']} skipped"
+    )
+    return {"run_id": config.run_id, "streaming": True, "published": totals["published_windows"] > 0, **totals, "unmatched_patterns": []}
+
+
+def _window_config(config: RunConfig, files: list[str], number: int) -> RunConfig:
+    run_id = f"{config.run_id}-w{number:05d}"
+    return dataclasses.replace(config, inputs=tuple(files), run_id=run_id, header={**config.header, "run_id": run_id, "inputs": files})
+
+
+def _sleep(seconds: float, state: dict[str, bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not state["stop"] and time.monotonic() < deadline:
+        time.sleep(min(_TICK, max(0.0, deadline - time.monotonic())))
