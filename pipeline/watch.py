@@ -2,9 +2,11 @@
 
 A loop in the driver, holding the output's lock for its whole life: every ``--watch_interval``
 seconds it lists the patterns; a file that is new, or whose size or modification time changed,
-and that kept the same size and time for one interval (so a file still being copied waits),
-joins the open window; ``--window_seconds`` after a window opened, its files go through the
-same batch pipeline and publish as any run, under the run id ``<run_id>-w<n>``. Whether a file
+and that was not modified in the last interval (so a file still being copied waits), joins the
+open window. A window opens when its first file was last modified, so files that arrive while a
+window is being processed are due as soon as it ends; ``--window_seconds`` after it opened, its
+files go through the same batch pipeline and publish as any run, under the run id
+``<run_id>-w<n>``. Whether a file
 was already committed (by a batch run, or by this job before a restart) is the committed-input
 index's decision, exactly as in incremental mode, so a restart never processes a file twice.
 
@@ -94,16 +96,20 @@ def watch(
             )
             last: dict[str, tuple[Any, Any]] = {}
             pending: dict[str, tuple[Any, Any]] = {}
-            opened: float | None = None
+            opened: float | None = None  # wall-clock time the open window's first file arrived
             while not state["stop"]:
                 now = stamps(config.inputs)
+                clock = time.time()
                 for url, stamp in now.items():
-                    settled = last.get(url) == stamp  # unchanged for one interval: not being written
+                    modified = _seconds(stamp[1])
+                    # Not being written: unchanged since the last look, or untouched for an interval.
+                    settled = last.get(url) == stamp or (modified is not None and clock - modified >= interval)
                     if settled and committed.get(url) != stamp and pending.get(url) != stamp:
                         pending[url] = stamp
-                        opened = opened if opened is not None else time.monotonic()
+                        arrived = min(modified, clock) if modified is not None else clock
+                        opened = arrived if opened is None else min(opened, arrived)
                 last = now
-                if pending and opened is not None and time.monotonic() - opened >= window_seconds:
+                if pending and opened is not None and time.time() - opened >= window_seconds:
                     totals["windows"] += 1
                     window = _window_config(config, sorted(pending), totals["windows"])
                     try:
@@ -126,6 +132,15 @@ def watch(
         f"{totals['articles_written']} articles written, {totals['articles_rejected']} rejected, {totals['skipped']} skipped"
     )
     return {"run_id": config.run_id, "streaming": True, "published": totals["published_windows"] > 0, **totals, "unmatched_patterns": []}
+
+
+def _seconds(mtime: Any) -> float | None:
+    """A listing's modification time as epoch seconds (local files give a float, object stores
+    a datetime), or None."""
+    if isinstance(mtime, (int, float)):
+        return float(mtime)
+    timestamp = getattr(mtime, "timestamp", None)
+    return timestamp() if callable(timestamp) else None
 
 
 def _window_config(config: RunConfig, files: list[str], number: int) -> RunConfig:

@@ -46,3 +46,12 @@ def test_pipeline():
 
 
 test_pipeline.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(autouse=True)
+def _no_models_from_earlier_tests():
+    """Each test starts as a fresh worker process would: no model loaded yet."""
+    from transforms import per_process
+
+    per_process.forget()
+    yield

@@ -192,3 +192,15 @@ def test_the_threads_of_a_worker_share_one_copy_of_the_models(ruler_model):
     assert out[0].entities[0]["text"] == "Xi Jinping" and second._spacy.languages()["en"] is first._spacy._nlp["en"]
     (work,) = list(first.finish_bundle())
     assert work.tag == "ner_work" and work.value.value.articles == 1 and work.value.windows == [GlobalWindow()]
+
+
+def test_a_later_pipeline_in_the_same_process_reuses_the_loaded_models(ruler_model):
+    """The streaming loop runs one pipeline per window in one process: models load once."""
+    from transforms.entities import _NerBatchFn
+
+    first = _NerBatchFn({"en": ruler_model}, ("PERSON",), {}, "numpy")  # one window's DoFn
+    first.setup()
+    loaded = first._spacy.languages()["en"]
+    later = _NerBatchFn({"en": ruler_model}, ("GPE",), {}, "numpy")  # the next window's, built anew
+    later.setup()
+    assert later._spacy.languages()["en"] is loaded

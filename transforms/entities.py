@@ -18,10 +18,9 @@ import threading
 from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
-from apache_beam.utils import shared
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms import faults
+from transforms import faults, per_process
 from schemas.article import Article
 from transforms.canonical import canonicalise
 from transforms.choices import DEFAULT_ENTITY_LABELS, NER_GEMM
@@ -249,12 +248,11 @@ class _NerBatchFn(beam.DoFn):
         self._labels = tuple(labels)
         self._aliases = dict(aliases)
         self._gemm = gemm
-        self._shared = shared.Shared()
         self._articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "articles")
 
     def setup(self) -> None:
         tag = json.dumps([sorted(self._models.items()), self._gemm])
-        self._spacy: SpacyModels = self._shared.acquire(lambda: SpacyModels(self._models, self._gemm), tag=tag)
+        self._spacy: SpacyModels = per_process.acquire(f"spacy:{tag}", lambda: SpacyModels(self._models, self._gemm))
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def start_bundle(self) -> None:

@@ -16,9 +16,9 @@ from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 import apache_beam as beam
-from apache_beam.utils import shared
 
 from schemas.article import Article
+from transforms import per_process
 from transforms.datafiles import parse_yaml, read_text
 from transforms.errors import EmbeddingsUnavailable, TaxonomyError
 from transforms.failures import REJECTED, batch_or_one_by_one
@@ -209,11 +209,10 @@ class _TopicFn(beam.DoFn):
     def __init__(self, taxonomy: Taxonomy, model: str):
         self._taxonomy = taxonomy
         self._model_spec = model
-        self._shared = shared.Shared()
 
     def setup(self) -> None:
         tag = f"{self._model_spec}:{hashlib.sha256(repr(self._taxonomy).encode()).hexdigest()}"
-        self._models = self._shared.acquire(lambda: SharedTopicModel(self._model_spec, self._taxonomy), tag=tag)
+        self._models = per_process.acquire(f"topics:{tag}", lambda: SharedTopicModel(self._model_spec, self._taxonomy))
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         with self._models.lock:  # the outputs go downstream after the lock is released
