@@ -34,6 +34,8 @@ setup(
         "python-dateutil>=2.8,<3",
         "pyyaml>=6,<7",
         "numpy>=1.26,<3",
+        # MinHash and LSH parameters for near-duplicate detection.
+        "datasketch>=1.6,<3",
         # Holds NumPy's BLAS to one thread per worker (--ner_gemm numpy).
         "threadpoolctl>=3.1,<4",
         # Beam's stager packages this project with it for --setup_file (else: "No module named build").

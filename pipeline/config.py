@@ -62,6 +62,9 @@ class RunConfig:
     #: --streaming: seconds between looks at the patterns, and a window's length.
     watch_interval: float = 10.0
     window_seconds: float = 60.0
+    #: Duplicates: mark, drop or off, and the near-duplicate similarity threshold.
+    dedup: str = "mark"
+    near_dup_threshold: float = 0.8
 
 
 def resolve(options: IngestOptions) -> RunConfig:
@@ -90,6 +93,8 @@ def resolve(options: IngestOptions) -> RunConfig:
             f"--min_rows_per_file ({opts.min_rows_per_file}) must be at most half of --max_rows_per_file "
             f"({opts.max_rows_per_file})"
         )
+    if not 0.0 < opts.near_dup_threshold <= 1.0:
+        raise UsageError(f"--near_dup_threshold must be above 0 and at most 1, not {opts.near_dup_threshold}")
     if opts.quiet and opts.verbose:
         raise UsageError("--quiet and --verbose contradict each other: choose one")
     if not opts.output.strip():
@@ -120,6 +125,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "max_article_bytes": opts.max_article_bytes,
         "repeated_lines_min_articles": opts.repeated_lines_min_articles,
         "repeated_lines_min_share": opts.repeated_lines_min_share,
+        "dedup": opts.dedup if opts.dedup == "off" else f"{opts.dedup}@{opts.near_dup_threshold:g}",
     }
     header = {
         "run_id": run_id,
@@ -165,6 +171,8 @@ def resolve(options: IngestOptions) -> RunConfig:
         verbosity=-1 if opts.quiet else (1 if opts.verbose else 0),
         watch_interval=opts.watch_interval,
         window_seconds=opts.window_seconds,
+        dedup=opts.dedup,
+        near_dup_threshold=opts.near_dup_threshold,
     )
 
 

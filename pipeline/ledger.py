@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.article import source_id
+from transforms.duplicates import DUPLICATES_DIR
 from transforms.read import REJECTED_BEFORE, STALE, UNCHANGED
 
 RUNS = "_runs"
@@ -34,6 +35,8 @@ FINGERPRINTS = f"{INDEX_DIR}/fingerprints.json"
 #: The fingerprint of inputs indexed from the ledgers of a version without fingerprints.
 LEGACY = "legacy"
 WRITTEN, REJECTED = "written", "rejected"
+#: A copy --dedup drop left out: no row, skipped like a written input until it changes.
+DUPLICATE = "duplicate"
 
 INDEX_SCHEMA = pa.schema(
     [
@@ -210,7 +213,7 @@ def read_batches(f) -> Iterable[pa.RecordBatch]:
 
 
 def ledger_path(run_id: str) -> str:
-    """A run's ledger: a line per input it wrote, moved (by a merge) or rejected."""
+    """A run's ledger: a line per input it wrote, moved (by a merge), rejected or dropped as a duplicate."""
     return posixpath.join(RUNS, f"{run_id}.inputs.jsonl")
 
 
@@ -245,6 +248,12 @@ def write_run_ledger(fs, stage: str, staged: list[str], run_id: str, fingerprint
                     if entry.get("stage") != "match":  # a pattern, not an input
                         error = f"{entry.get('stage')}:{entry.get('error_type')}"
                         run_rows.append(_index_row(entry, fingerprint, REJECTED, None, run_id, error))
+        elif rel.startswith(DUPLICATES_DIR + "/") and rel.endswith(".jsonl"):
+            with fs.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    entry = json.loads(line)
+                    _write_line(out, {**entry, "outcome": DUPLICATE})
+                    run_rows.append(_index_row(entry, fingerprint, DUPLICATE, None, run_id))
     moved_table = pa.table(
         {
             "source_path": pa.array(moved["source_path"], pa.string()),

@@ -2,7 +2,8 @@
 
     files    = Match(--input) -> Reshuffle
     repeated = Match(--input) -> Read again -> line keys -> count per source (side input)
-    articles = Read -> Clean (+ metadata, date; repeated lines) -> Entities (spaCy) -> Topics
+    articles = Read -> Clean (+ metadata, date; repeated lines) -> Duplicates (mark or drop)
+               -> Entities (spaCy) -> Topics
     output   = Write Parquet (date=/topic=)  +  Write rejections  +  Summarize run
 """
 from __future__ import annotations
@@ -22,10 +23,12 @@ from pipeline.config import RunConfig, resolve
 from pipeline.options import IngestOptions, parse_options
 from pipeline.plan import dry_run, plan_run, stale_settings
 from pipeline.publish import DatasetOutput
+from pipeline.signatures import OutputSignatures
 from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms import faults
 from transforms.clean import CleanArticles
+from transforms.duplicates import OFF, MarkDuplicates
 from transforms.entities import NER_WORK, ExtractEntities
 from transforms.errors import UsageError
 from transforms.failures import REJECTED, WriteRejections
@@ -62,7 +65,13 @@ def build(
             config.repeated_lines_min_share,
         )
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
-    with_entities = cleaned.articles | "Entities" >> ExtractEntities(
+    unique, duplicates = cleaned.articles, []
+    if config.dedup != OFF:
+        marked = unique | "Duplicates" >> MarkDuplicates(
+            config.near_dup_threshold, config.dedup, target, config.run_id, OutputSignatures(config.output)
+        )
+        unique, duplicates = marked.articles, [marked.found]
+    with_entities = unique | "Entities" >> ExtractEntities(
         config.spacy_models,
         min_batch_size=min(16, config.ner_batch_size),
         max_batch_size=config.ner_batch_size,
@@ -83,7 +92,8 @@ def build(
         topical[REJECTED],
     ) | "AllRejections" >> beam.Flatten()
     rejected | "WriteRejections" >> WriteRejections(target, config.run_id)
-    summary = (matched["files"], matched[SKIPPED], read[FILE_READS], read[SKIPPED], with_entities[NER_WORK], written, rejected) | "Summarize" >> SummarizeRun(
+    events = (matched["files"], matched[SKIPPED], read[FILE_READS], read[SKIPPED], with_entities[NER_WORK], written, rejected, *duplicates)
+    summary = events | "Summarize" >> SummarizeRun(
         target, config.header
     )
     return {"written": written, "rejected": rejected, "summary": summary}

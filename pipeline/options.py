@@ -242,6 +242,21 @@ class IngestOptions(PipelineOptions):
             help="Exit with status 3 (published, but look) when more than this share of the records processed was "
             "rejected. Default: %(default)s.",
         )
+        parser.add_argument(
+            "--dedup",
+            choices=("mark", "drop", "off"),
+            default="mark",
+            help="Duplicates (the same or a nearly the same cleaned body as an article of this run or of the "
+            "dataset): mark gives them duplicate_of and similarity; drop leaves them out (listed in the run's "
+            "ledger and _duplicates/, counted in the summary); off does neither. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--near_dup_threshold",
+            type=float,
+            default=0.8,
+            help="Estimated Jaccard similarity of two bodies' 5-word shingles from which they count as near "
+            "duplicates (MinHash LSH). Default: %(default)s.",
+        )
         parser.add_argument("--verbose", action="store_true", help="Print the run summary in full (every partition).")
         parser.add_argument("--quiet", action="store_true", help="Print nothing but errors and warnings (for cron).")
         parser.add_argument(

@@ -36,6 +36,7 @@ from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import RUNS, ledger_path
 from schemas.article import source_id, split_source_id
 from transforms import faults
+from transforms.duplicates import DUPLICATES_DIR, SIGNATURES
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile, merge_files
 
@@ -194,15 +195,20 @@ class DatasetOutput:
         summary = self.staged_summary(run_id)
         committed_files = [posixpath.relpath(self.fs._strip_protocol(p), stage) for p in summary.get("written_files", {})]
         rejections = [posixpath.relpath(p, stage) for p in self.fs.glob(posixpath.join(stage, REJECTED, "*.jsonl"))]
+        dropped = [posixpath.relpath(p, stage) for p in self.fs.glob(posixpath.join(stage, DUPLICATES_DIR, "*.jsonl"))]
+        # Signatures a failed attempt left behind are harmless: a candidate must still be alive.
+        signatures = [posixpath.relpath(p, stage) for p in self.fs.glob(posixpath.join(stage, SIGNATURES))]
         # Only what committed bundles reported: files a failed attempt left behind stay out.
-        staged = sorted(committed_files + rejections)
+        staged = sorted(committed_files + rejections + dropped)
         new_partitions = {posixpath.dirname(f) for f in staged if f.endswith(".parquet")}
         existing = self.partition_files()
         written, rejected = self._staged_ids(stage, staged)
         vanished = self._vanished_records(summary.get("jsonl_last_lines") or {})
         rewrites: list[dict[str, Any]] = []
+        index_deletes: list[str] = []
         if mode == "rebuild":
             deletes = existing
+            index_deletes = [posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(SIGNATURES))]
         else:
             deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
             rewrites = self._stage_rewrites(run_id, written + vanished, set(deletes))
@@ -241,9 +247,10 @@ class DatasetOutput:
         journal = {
             "run_id": run_id,
             "mode": mode,
-            "files": staged + [ledger_path(run_id), ledger.INPUTS, ledger.FINGERPRINTS],
+            "files": staged + signatures + [ledger_path(run_id), ledger.INPUTS, ledger.FINGERPRINTS],
             "rewrites": rewrites,
             "deletes": deletes,
+            "index_deletes": index_deletes,
             "merged": merged,
             "inputs_forgotten": forgotten,
             "rejected_kept_rows": len(kept),
@@ -364,7 +371,7 @@ class DatasetOutput:
             if rel.endswith(".parquet"):
                 with self.fs.open(posixpath.join(stage, rel), "rb") as f:
                     yield from pq.read_table(f, columns=["source_path", "source_line"]).to_pylist()
-            elif rel.startswith(REJECTED + "/") and rel.endswith(".jsonl"):
+            elif rel.startswith((REJECTED + "/", DUPLICATES_DIR + "/")) and rel.endswith(".jsonl"):
                 with self.fs.open(posixpath.join(stage, rel), "rt", encoding="utf-8") as f:
                     yield from (json.loads(line) for line in f)
 
@@ -382,7 +389,7 @@ class DatasetOutput:
                 self._move_in(stage, rewrite["staged"], rewrite["file"], run_id, allow_done=True)
             elif self.fs.exists(self._path(rewrite["file"])):
                 self.fs.rm(self._path(rewrite["file"]))
-        for rel in journal.get("deletes", []) + journal.get("merged", []):
+        for rel in journal.get("deletes", []) + journal.get("merged", []) + journal.get("index_deletes", []):
             if self.fs.exists(self._path(rel)):
                 self.fs.rm(self._path(rel))
         faults.reached("publish-before-manifest")
@@ -426,6 +433,7 @@ class DatasetOutput:
             "published_at": lock.now(),
             "output_files": outputs,
             "rejection_files": [f for f in files if f.startswith(REJECTED + "/")],
+            "duplicate_files": [f for f in files if f.startswith(DUPLICATES_DIR + "/")],
             "inputs_file": ledger_path(run_id),
             "index_file": ledger.INPUTS,
         }

@@ -17,6 +17,7 @@ import apache_beam as beam
 import fsspec
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms.duplicates import DuplicateOf
 from transforms.failures import Rejection
 from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
 from transforms.entities import NerWork
@@ -55,6 +56,10 @@ class _CountRun(beam.CombineFn):
                 acc[f"last_line\t{event.source_path}"] += event.last_line
         elif isinstance(event, Counter):  # one input's counts (see SummarizeRun)
             acc.update(event)
+        elif isinstance(event, DuplicateOf):
+            acc["duplicates_dropped" if event.dropped else "duplicates_marked"] += 1
+            acc["duplicates_exact" if event.exact else "duplicates_near"] += 1
+            acc["duplicates_of_committed"] += event.committed
         elif isinstance(event, NerWork):
             acc[f"ner_worker\t{event.worker}"] += event.articles
         else:  # a matched file (a URL string)
@@ -120,6 +125,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
     unmatched_patterns = by_stage.get("match", 0)
     rejected_records = sum(n for stage, n in by_stage.items() if stage != "match")
     written = counts["written_rows"]
+    dropped = counts["duplicates_dropped"]
     return {
         **header,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -129,6 +135,16 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "articles_written": written,
         "articles_rejected": rejected_records,
         "skipped": counts["skipped"],
+        "duplicates_dropped": dropped,
+        "duplicates": {
+            "policy": (header.get("options") or {}).get("dedup"),
+            "threshold": (header.get("options") or {}).get("near_dup_threshold"),
+            "marked": counts["duplicates_marked"],
+            "dropped": dropped,
+            "exact": counts["duplicates_exact"],
+            "near": counts["duplicates_near"],
+            "of_earlier_runs": counts["duplicates_of_committed"],
+        },
         "skipped_by_reason": dict(sorted(skipped.items())),
         "ignored_files": counts["ignored"],
         "rejected_by_stage": dict(sorted(by_stage.items())),
@@ -142,7 +158,7 @@ def build_summary(counts: Counter, header: dict[str, Any]) -> dict[str, Any]:
         "jsonl_last_lines": dict(sorted(last_lines.items())),
         # Articles each worker process ran NER on (host:pid): how evenly the work was spread.
         "ner_articles_per_worker": dict(sorted(ner_workers.items())),
-        "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + counts["skipped"],
+        "all_inputs_accounted_for": counts["files_read"] == matched and counts["records_read"] == written + rejected_records + dropped + counts["skipped"],
     }
 
 
@@ -189,7 +205,10 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
     """The run summary for a person: a handful of lines (every partition with ``verbose``)."""
     n = _plural
     head = f"run {summary['run_id']}: {n(summary['articles_written'], 'article')} written"
-    head += f", {summary['articles_rejected']} rejected, {summary.get('skipped', 0)} skipped"
+    head += f", {summary['articles_rejected']} rejected"
+    if summary.get("duplicates_dropped"):
+        head += f", {summary['duplicates_dropped']} dropped as duplicates"
+    head += f", {summary.get('skipped', 0)} skipped"
     head += f" ({n(summary['records_read'], 'record')} in {n(summary['files_matched'], 'file')})"
     lines = [head]
     if summary["rejected_by_reason"]:
@@ -200,6 +219,13 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
         lines.append(f"  rejected: {reasons}" + (f"; reasons in {paths[0]}" if len(paths) == 1 else ""))
         if len(paths) > 1:
             lines.append(f"  reasons in {posixpath.join(output, '_rejected', summary['run_id'] + '.*.jsonl')}")
+    dups = summary.get("duplicates") or {}
+    if dups.get("marked") or dups.get("dropped"):
+        kinds = f"{dups.get('exact', 0)} exact, {dups.get('near', 0)} near; {dups.get('of_earlier_runs', 0)} of earlier runs' articles"
+        if dups.get("dropped"):
+            lines.append(f"  duplicates: {dups['dropped']} dropped ({kinds}), listed in {posixpath.join(summary.get('output', ''), '_duplicates', summary['run_id'] + '.jsonl')}")
+        else:
+            lines.append(f"  duplicates: {dups['marked']} marked in column duplicate_of ({kinds})")
     skipped = summary.get("skipped_by_reason") or {}
     if skipped.get("unchanged") or skipped.get("rejected_before"):
         parts = []

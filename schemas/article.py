@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 SCHEMA_VERSION_KEY = b"news_ingest.schema_version"
 
 #: Hive's name for the partition of rows whose partition value is null; pyarrow, DuckDB and
@@ -32,6 +33,11 @@ def split_source_id(sid: str) -> tuple[str, int]:
     """(path, line) of a source id; line 0 for a whole file."""
     path, mark, line = sid.rpartition("#L")
     return (path, int(line)) if mark and line.isdigit() else (sid, 0)
+
+
+def article_id(source: str, content_sha256: str) -> str:
+    """Stable id: the same bytes at the same place always get the same id."""
+    return hashlib.sha256(f"{source}\n{content_sha256}".encode()).hexdigest()[:32]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +70,11 @@ class Article:
     topic: str | None = None
     topic_score: float | None = None
     topic_scores: tuple[tuple[str, float], ...] = ()
+    #: SHA-256 of the normalised cleaned body (`transforms.near_duplicates.body_sha256`).
+    body_sha256: str | None = None
+    #: The article this one repeats (exact or near duplicate), and how similar they are.
+    duplicate_of: str | None = None
+    similarity: float | None = None
 
     @property
     def source_id(self) -> str:
@@ -72,10 +83,7 @@ class Article:
 
     @property
     def article_id(self) -> str:
-        """Stable id: the same bytes at the same place always get the same id."""
-        import hashlib
-
-        return hashlib.sha256(f"{self.source_id}\n{self.content_sha256}".encode()).hexdigest()[:32]
+        return article_id(self.source_id, self.content_sha256)
 
     @property
     def partition(self) -> str:
@@ -124,6 +132,9 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("ner_skipped_reason", pa.string()),
         pa.field("topic_score", pa.float64()),
         pa.field("topic_scores", pa.map_(pa.string(), pa.float64())),
+        pa.field("body_sha256", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("similarity", pa.float64()),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ],
@@ -164,6 +175,9 @@ def to_row(article: Article, run_id: str, processed_at: dt.datetime) -> dict[str
         "ner_skipped_reason": article.ner_skipped_reason,
         "topic_score": article.topic_score,
         "topic_scores": list(article.topic_scores),
+        "body_sha256": article.body_sha256,
+        "duplicate_of": article.duplicate_of,
+        "similarity": article.similarity,
         "run_id": run_id,
         "processed_at": processed_at,
     }

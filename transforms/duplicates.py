@@ -1,0 +1,271 @@
+"""Duplicate stage: marks (or drops) articles whose cleaned body repeats one seen before.
+
+    articles -> fingerprint (body_sha256, MinHash, LSH band keys)
+             -> meet in buckets by band key, with committed articles whose keys match
+             -> each article's first copy (committed first, then lowest source id)
+             -> mark: duplicate_of + similarity on the row | drop: a `DuplicateOf` record instead
+
+It runs after cleaning and before NER, so a dropped copy costs no NER. Only fingerprints are
+shuffled, never articles; the decisions (one per duplicate) reach the articles as a side input.
+
+Committed articles' signatures live under the output (``_index/minhash-*.parquet``), a Parquet file
+per bundle (see `write_signatures`); a run reads only their ``keys`` column to find the rows that
+share a key with its own articles, so memory follows the run's size, not the index's. Whether a
+committed candidate is still in the dataset (not replaced, rebuilt away or rejected since) is
+asked of ``committed.alive``, which the pipeline layer provides from its committed-input index.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import posixpath
+import uuid
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+import apache_beam as beam
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.utils.windowed_value import WindowedValue
+
+from schemas.article import Article
+from transforms.near_duplicates import Fingerprint, first_copy
+from transforms.windows import window_suffix
+
+MARK, DROP, OFF = "mark", "drop", "off"
+POLICIES = (MARK, DROP, OFF)
+#: Tagged output of dropped copies.
+DROPPED = "dropped"
+#: The signature files of the articles a run keeps (relative to its output): beside the
+#: committed-input index, two levels deep so that no partition glob (``*/*/*.parquet``) takes them.
+SIGNATURES = "_index/minhash-*.parquet"
+#: Where dropped copies are listed, one JSON line each (relative to the output).
+DUPLICATES_DIR = "_duplicates"
+
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string()),
+        pa.field("source_id", pa.string()),
+        pa.field("body_sha256", pa.string()),
+        pa.field("signature", pa.binary()),
+        pa.field("keys", pa.list_(pa.int64())),
+    ]
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DuplicateOf:
+    """An article found to repeat an earlier one: on the row (mark) or instead of it (drop)."""
+
+    article_id: str
+    source_path: str
+    source_line: int | None
+    content_sha256: str
+    duplicate_of: str
+    original_source_id: str
+    similarity: float
+    #: The same normalised body (``body_sha256``), not only a similar one.
+    exact: bool
+    #: The first copy was committed by an earlier run (not in this run).
+    committed: bool
+    dropped: bool
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+class CommittedSignatures(Protocol):
+    """What the stage needs of an output's committed articles (provided by the pipeline layer)."""
+
+    def parts(self) -> Sequence[str]:
+        """URLs of the committed signature files."""
+
+    def alive(self, candidates: Sequence[Fingerprint]) -> Iterable[Fingerprint]:
+        """Those of ``candidates`` whose article is still in the dataset."""
+
+
+def write_signatures(fs: fsspec.AbstractFileSystem, path: str, fingerprints: Sequence[Fingerprint]) -> None:
+    table = pa.Table.from_pylist([_row(fp) for fp in fingerprints], schema=SIGNATURE_SCHEMA)
+    with fs.open(path, "wb") as out:
+        pq.write_table(table, out, compression="zstd")
+
+
+def _row(fp: Fingerprint) -> dict[str, Any]:
+    return {"article_id": fp.article_id, "source_id": fp.source_id, "body_sha256": fp.body_sha256, "signature": fp.signature, "keys": list(fp.keys)}
+
+
+def matching_signatures(f, keys: pa.Array) -> Iterator[Fingerprint]:
+    """The committed fingerprints in one signature file that share a key with ``keys``; reads the
+    other columns only of the row groups that have a match."""
+    parquet = pq.ParquetFile(f)
+    for group in range(parquet.num_row_groups):
+        column = parquet.read_row_group(group, columns=["keys"])["keys"].combine_chunks()
+        hits = pc.is_in(pc.list_flatten(column), value_set=keys)
+        if not pc.any(hits).as_py():
+            continue
+        rows = np.unique(pc.list_parent_indices(column).to_numpy()[hits.to_numpy(zero_copy_only=False)])
+        table = parquet.read_row_group(group).take(pa.array(rows))
+        for row in table.to_pylist():
+            yield Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"]))
+
+
+class _FingerprintFn(beam.DoFn):
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+
+    def process(self, article: Article) -> Iterator[Any]:
+        fp = Fingerprint.of(article.article_id, article.source_id, article.body or "", self._threshold)
+        yield dataclasses.replace(article, body_sha256=fp.body_sha256)
+        yield beam.pvalue.TaggedOutput("fingerprints", fp)
+
+
+class _LookupCommittedFn(beam.DoFn):
+    """A committed signature file -> its fingerprints that share a key with this run's."""
+
+    def __init__(self, committed: CommittedSignatures):
+        self._committed = committed
+        self._keys: tuple[int, pa.Array] | None = None
+
+    def process(self, part: str, run_keys: list[int]) -> Iterator[Fingerprint]:
+        if self._keys is None or self._keys[0] != id(run_keys):  # the same side input for a window
+            self._keys = (id(run_keys), pa.array(np.unique(np.asarray(run_keys, dtype=np.int64))))
+        with fsspec.open(part, "rb") as f:
+            found = list(matching_signatures(f, self._keys[1]))
+        yield from self._committed.alive(found) if found else ()
+
+
+def _bucket_candidates(keyed: tuple[int, Iterable[tuple[Fingerprint, bool]]], threshold: float) -> Iterator[tuple[str, tuple]]:
+    """A bucket's members -> (article id, (its first copy in this bucket, similarity, committed))."""
+    _, members = keyed
+    members = list({(fp.article_id, committed): (fp, committed) for fp, committed in members}.values())
+    if len(members) < 2:
+        return
+    members.sort(key=lambda m: (not m[1], m[0].source_id))  # committed first, then source order
+    for i, (fp, committed) in enumerate(members):
+        if committed:
+            continue
+        found = first_copy(fp, members[:i], threshold)
+        if found:
+            original, sim, is_committed = found
+            exact = original.body_sha256 == fp.body_sha256
+            yield fp.article_id, (original.article_id, original.source_id, sim, is_committed, exact)
+
+
+def _decide(keyed: tuple[str, Iterable[tuple]]) -> tuple[str, tuple]:
+    """All of an article's per-bucket first copies -> the one it duplicates."""
+    article_id, found = keyed
+    return article_id, min(found, key=lambda f: (not f[3], f[1]))
+
+
+class _ApplyFn(beam.DoFn):
+    def __init__(self, policy: str):
+        self._policy = policy
+
+    def process(self, article: Article, decisions: dict[str, tuple]) -> Iterator[Any]:
+        decision = decisions.get(article.article_id)
+        if decision is None:
+            yield article
+            return
+        original_id, original_sid, sim, committed, exact = decision
+        dup = DuplicateOf(
+            article.article_id, article.source_path, article.source_line, article.content_sha256,
+            original_id, original_sid, round(sim, 4), exact, committed, self._policy == DROP,
+        )
+        yield beam.pvalue.TaggedOutput("found", dup)
+        if self._policy == DROP:
+            yield beam.pvalue.TaggedOutput(DROPPED, dup)
+        else:
+            yield dataclasses.replace(article, duplicate_of=original_id, similarity=round(sim, 4))
+
+
+class _WriteSignaturesFn(beam.DoFn):
+    """The kept articles' fingerprints -> one signature file per bundle and window."""
+
+    def __init__(self, output: str, run_id: str):
+        self._output, self._run_id = output, run_id
+
+    def setup(self) -> None:
+        self._fs, self._root = fsspec.core.url_to_fs(self._output)
+
+    def start_bundle(self) -> None:
+        self._buffers: dict[Any, list[Fingerprint]] = {}
+
+    def process(self, fp: Fingerprint, window=beam.DoFn.WindowParam) -> None:
+        self._buffers.setdefault(window, []).append(fp)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for window, fps in self._buffers.items():
+            name = SIGNATURES.replace("*", f"{self._run_id}{window_suffix(window)}-{uuid.uuid4().hex[:12]}")
+            path = posixpath.join(self._root, name)
+            self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            write_signatures(self._fs, path, fps)
+            yield WindowedValue(path, window.max_timestamp(), [window])
+
+
+class _WriteDroppedFn(beam.DoFn):
+    def __init__(self, output: str, run_id: str):
+        self._output, self._run_id = output, run_id
+
+    def process(self, keyed: tuple[str, Iterable[DuplicateOf]], window=beam.DoFn.WindowParam) -> Iterator[str]:
+        path = posixpath.join(self._output.rstrip("/"), DUPLICATES_DIR, f"{self._run_id}{window_suffix(window)}.jsonl")
+        with fsspec.open(path, "w", encoding="utf-8", auto_mkdir=True) as out:
+            for dup in sorted(keyed[1], key=lambda d: (d.source_path, d.source_line or 0)):
+                out.write(dup.to_json() + "\n")
+        yield path
+
+
+class MarkDuplicates(beam.PTransform):
+    """Cleaned articles -> articles (marked, or without the dropped copies), with tagged outputs
+    ``found`` (a `DuplicateOf` per duplicate) and ``dropped`` (the dropped ones).
+
+    ``output``: where the run writes (its staging): the kept articles' signatures go to
+    ``_index/minhash-*.parquet`` there and dropped copies are listed in ``_duplicates/<run_id>.jsonl``.
+    """
+
+    def __init__(self, threshold: float, policy: str, output: str, run_id: str, committed: CommittedSignatures | None = None):
+        super().__init__()
+        if policy not in (MARK, DROP):
+            raise ValueError(f"policy {policy!r}: one of {MARK}, {DROP} (with {OFF}, leave the stage out)")
+        self._threshold, self._policy = threshold, policy
+        self._output, self._run_id, self._committed = output, run_id, committed
+
+    def expand(self, articles):
+        threshold = self._threshold
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_FingerprintFn(threshold)).with_outputs("fingerprints", main="articles")
+        fps = fingerprinted.fingerprints
+        members = [fps | "RunKeys" >> beam.FlatMap(lambda fp: [(k, (fp, False)) for k in fp.keys])]
+        parts = list(self._committed.parts()) if self._committed is not None else []
+        if parts:
+            run_keys = fps | "KeysOnly" >> beam.FlatMap(lambda fp: fp.keys)
+            committed = (
+                articles.pipeline
+                | "CommittedParts" >> beam.Create(parts)
+                | "Spread" >> beam.Reshuffle()
+                | "LookupCommitted" >> beam.ParDo(_LookupCommittedFn(self._committed), beam.pvalue.AsList(run_keys))
+            )
+            members.append(committed | "CommittedKeys" >> beam.FlatMap(lambda fp: [(k, (fp, True)) for k in fp.keys]))
+        decisions = (
+            members
+            | "AllMembers" >> beam.Flatten()
+            | "Buckets" >> beam.GroupByKey()
+            | "Candidates" >> beam.FlatMap(_bucket_candidates, threshold)
+            | "PerArticle" >> beam.GroupByKey()
+            | "Decide" >> beam.Map(_decide)
+        )
+        applied = fingerprinted.articles | "Apply" >> beam.ParDo(_ApplyFn(self._policy), beam.pvalue.AsDict(decisions)).with_outputs(
+            "found", DROPPED, main="articles"
+        )
+        kept = fps
+        if self._policy == DROP:
+            kept = fps | "WithoutDropped" >> beam.Filter(lambda fp, found: fp.article_id not in found, beam.pvalue.AsDict(decisions))
+        kept | "WriteSignatures" >> beam.ParDo(_WriteSignaturesFn(self._output, self._run_id))
+        (
+            applied[DROPPED]
+            | "OneList" >> beam.WithKeys(lambda d: "dropped")
+            | "GroupDropped" >> beam.GroupByKey()
+            | "WriteDropped" >> beam.ParDo(_WriteDroppedFn(self._output, self._run_id))
+        )
+        return applied
+
