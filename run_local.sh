@@ -40,6 +40,13 @@ fi
 
 if [ "${1:-}" = "test" ]; then
   shift
+  # The run report's test opens it in a real headless browser: Debian's chromium, when it can be installed.
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "run_local.sh: installing Debian's chromium for the run report's browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+      || echo "run_local.sh: could not install chromium; the browser test will be skipped"
+  fi
   exec "$VENV/bin/python" -m pytest "$@"
 fi
 

@@ -49,5 +49,11 @@ setup(
         # Only to retrain the line classifier and the topic head (training/).
         "train": ["scikit-learn>=1.4,<2"],
     },
-    entry_points={"console_scripts": ["news-ingest=pipeline.__main__:main"]},
+    entry_points={
+        "console_scripts": [
+            "news-ingest=pipeline.__main__:main",
+            "news-inspect=pipeline.inspect:main",
+            "news-report=pipeline.report:main",
+        ]
+    },
 )

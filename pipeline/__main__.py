@@ -2,22 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from pipeline import logs
 
-def _without_import_chatter(record: logging.LogRecord) -> bool:
-    # Beam warns on import that Google Cloud's optional client is absent: nothing a user can act on.
-    return "apitools not found" not in record.getMessage()
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_without_import_chatter)
-
-
-_configure_logging()  # before the imports below: importing Beam logs
+logs.configure()  # before the imports below: importing Beam logs
 
 from pipeline.options import DRY_RUN_HELP, IngestOptions  # noqa: E402
 from transforms.errors import UsageError  # noqa: E402

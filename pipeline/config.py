@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from apache_beam.options.pipeline_options import StandardOptions
 
@@ -18,11 +18,10 @@ from schemas.article import SCHEMA_VERSION
 from transforms.canonical import load_aliases
 from transforms.clean import Rule, load_rules
 from transforms.entities import model_meta, parse_model_setting
-from transforms.errors import SettingError, UsageError
+from transforms.errors import UsageError, loaded
 from transforms.formats import JsonlFields
 from transforms.topics import Taxonomy, load_taxonomy, load_topic_model
 
-T = TypeVar("T")
 #: A run id names files and a staging folder: nothing that could step outside them.
 RUN_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
 
@@ -64,6 +63,8 @@ class RunConfig:
     window_seconds: float = 60.0
     #: Duplicates: mark, drop or off, and the near-duplicate similarity threshold.
     dedup: str = "mark"
+    #: Seconds between progress lines (0: none).
+    progress_interval: float = 10.0
     near_dup_threshold: float = 0.8
 
 
@@ -93,6 +94,8 @@ def resolve(options: IngestOptions) -> RunConfig:
             f"--min_rows_per_file ({opts.min_rows_per_file}) must be at most half of --max_rows_per_file "
             f"({opts.max_rows_per_file})"
         )
+    if opts.progress_interval < 0:
+        raise UsageError(f"--progress_interval must be at least 0, not {opts.progress_interval}")
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise UsageError(f"--near_dup_threshold must be above 0 and at most 1, not {opts.near_dup_threshold}")
     if opts.quiet and opts.verbose:
@@ -102,14 +105,14 @@ def resolve(options: IngestOptions) -> RunConfig:
     output = opts.output.rstrip("/") or "/"
     if "://" not in output:
         output = os.path.abspath(output)  # so the summary and messages name where the data is
-    jsonl_fields = _loaded("--jsonl_fields", JsonlFields.parse, opts.jsonl_fields)
-    models = _loaded("--spacy_model", parse_model_setting, opts.spacy_model)
+    jsonl_fields = loaded("--jsonl_fields", JsonlFields.parse, opts.jsonl_fields)
+    models = loaded("--spacy_model", parse_model_setting, opts.spacy_model)
     entity_labels = tuple(label.strip().upper() for label in opts.entity_labels.split(",") if label.strip())
-    entity_aliases = _loaded("--entity_aliases", load_aliases, opts.entity_aliases)
-    rules = _loaded("--rules", load_rules, opts.rules)
-    taxonomy = _loaded("--topics", load_taxonomy, opts.topics)
+    entity_aliases = loaded("--entity_aliases", load_aliases, opts.entity_aliases)
+    rules = loaded("--rules", load_rules, opts.rules)
+    taxonomy = loaded("--topics", load_taxonomy, opts.topics)
     # Checked here to fail fast and to learn its version; workers load it.
-    topic_model = _loaded("--topic_model", lambda spec: load_topic_model(spec, taxonomy, check_only=True), opts.topic_model)
+    topic_model = loaded("--topic_model", lambda spec: load_topic_model(spec, taxonomy, check_only=True), opts.topic_model)
     run_id = opts.run_id or new_run_id()
     settings = {
         "code_version": __version__,
@@ -117,7 +120,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         "rules": _digest([(r.name, r.kind, r.pattern.pattern, r.pattern.flags, r.where, r.max_words) for r in rules]),
         "topics": f"{taxonomy.name}@{taxonomy.version}:{_digest(repr(taxonomy))}",
         "topic_model": topic_model.version,
-        "spacy_model": {lang: _loaded("--spacy_model", _model_identity, name) for lang, name in sorted(models.items())},
+        "spacy_model": {lang: loaded("--spacy_model", _model_identity, name) for lang, name in sorted(models.items())},
         "ner_gemm": opts.ner_gemm,
         "entity_labels": list(entity_labels),
         "entity_aliases": _digest(sorted(entity_aliases.items())) if entity_aliases else None,
@@ -172,19 +175,9 @@ def resolve(options: IngestOptions) -> RunConfig:
         watch_interval=opts.watch_interval,
         window_seconds=opts.window_seconds,
         dedup=opts.dedup,
+        progress_interval=opts.progress_interval,
         near_dup_threshold=opts.near_dup_threshold,
     )
-
-
-def _loaded(flag: str, load: Callable[[Any], T], value: Any) -> T:
-    """``load(value)``, with a user's mistake in that flag's value or file as a `UsageError`
-    that names the flag. Anything else is a bug and keeps its traceback."""
-    try:
-        return load(value)
-    except SettingError as exc:
-        raise UsageError(f"{flag}: {exc}") from exc
-    except OSError as exc:
-        raise UsageError(f"{flag} {value}: {exc.strerror or exc}") from exc
 
 
 def _digest(value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shlex
 import sys
 from typing import Any, Callable
 
@@ -19,10 +20,13 @@ import fsspec
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import StandardOptions
 
+from pipeline import logs
 from pipeline.config import RunConfig, resolve
 from pipeline.options import IngestOptions, parse_options
 from pipeline.plan import dry_run, plan_run, stale_settings
+from pipeline.progress import ProgressReporter, stage_seconds
 from pipeline.publish import DatasetOutput
+from pipeline.report import write_report
 from pipeline.signatures import OutputSignatures
 from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
@@ -122,9 +126,18 @@ def _runner(options: IngestOptions, streaming: bool = False):
             "Beam streaming runners are not supported yet (docs/design.md)"
         )
     if name in ("", "direct", "directrunner"):
+        from apache_beam.options.pipeline_options import DirectOptions
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+        from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
-        return FnApiRunner()
+        direct = options.view_as(DirectOptions)
+        if direct.direct_running_mode != "multi_processing":
+            return FnApiRunner()
+        # Beam's own worker command logs its start-up at INFO, twice per worker: ours logs at --log_level.
+        level = options.view_as(IngestOptions).log_level
+        command = f"{shlex.quote(sys.executable)} -m pipeline.worker {level}"
+        direct.direct_running_mode = "in_memory"  # else the runner replaces the environment with its own
+        return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(command))
     from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
     from apache_beam.runners.runner import create_runner
 
@@ -141,6 +154,7 @@ def _runner(options: IngestOptions, streaming: bool = False):
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse flags, build and run the pipeline, publish it, print and return the manifest."""
     options, is_dry_run = parse_options(list(sys.argv[1:] if argv is None else argv))
+    logs.set_level(options.view_as(IngestOptions).log_level)
     config = resolve(options)
     say = _printer(config.verbosity)
     standard = options.view_as(StandardOptions)
@@ -192,11 +206,12 @@ def _run_locked(
             json.dump(plan.known, f)
     p = beam.Pipeline(runner=runner, options=options)
     build(p, config, target=staging, known_inputs=known)
-    with interruptible():
+    say_progress = say if config.verbosity >= 0 else None
+    with interruptible(), ProgressReporter(staging, len(plan.unique), config.progress_interval, say_progress) as progress:
         result = p.run()
         result.wait_until_finish()
     faults.reached("pipeline-finished")
-    summary = output.staged_summary(config.run_id)
+    summary = output.amend_staged_summary(config.run_id, stage_seconds=stage_seconds(result), timeline=progress.timeline)
     if not summary["all_inputs_accounted_for"]:
         raise RuntimeError(
             f"run {config.run_id} lost track of some inputs and was not published: {json.dumps(summary)}"
@@ -217,6 +232,11 @@ def _run_locked(
     say(format_summary(manifest, verbose=config.verbosity > 0))
     if published:
         say(f"output: {config.output}  (manifest: {output.url_of(output.manifest_path(config.run_id))})")
+        try:
+            manifest["report"] = write_report(config.output, config.run_id)
+            say(f"report: {manifest['report']}")
+        except Exception:  # noqa: BLE001 - the data is published; a report that fails must not fail the run
+            _LOG.warning("could not write the run report (python -m pipeline.report %s %s retries)", config.output, config.run_id, exc_info=True)
     else:
         say(f"output: {config.output}  (unchanged: nothing to publish)")
     return manifest

@@ -257,6 +257,20 @@ class IngestOptions(PipelineOptions):
             help="Estimated Jaccard similarity of two bodies' 5-word shingles from which they count as near "
             "duplicates (MinHash LSH). Default: %(default)s.",
         )
+        parser.add_argument(
+            "--log_level",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+            default="WARNING",
+            help="Log level of the driver and of local worker processes; INFO shows Beam's own progress messages. "
+            "Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--progress_interval",
+            type=float,
+            default=10.0,
+            help="Seconds between two progress lines while a run works (files read, articles done, rate, "
+            "rejections, time left); 0 or --quiet turns them off. Default: %(default)s.",
+        )
         parser.add_argument("--verbose", action="store_true", help="Print the run summary in full (every partition).")
         parser.add_argument("--quiet", action="store_true", help="Print nothing but errors and warnings (for cron).")
         parser.add_argument(

@@ -164,6 +164,12 @@ class DatasetOutput:
 
     # -- publish ------------------------------------------------------------------------
 
+    def amend_staged_summary(self, run_id: str, **extra: Any) -> dict[str, Any]:
+        """The staged summary with what only the driver knows (time per stage, the timeline) added."""
+        summary = {**self.staged_summary(run_id), **extra}
+        self._write_atomic(self._path(STAGING, run_id, RUNS, f"{run_id}.json"), json.dumps(summary, indent=2).encode() + b"\n")
+        return summary
+
     def staged_summary(self, run_id: str) -> dict[str, Any]:
         path = self._path(STAGING, run_id, RUNS, f"{run_id}.json")
         summary = self._read_json(path)

@@ -17,6 +17,7 @@ import apache_beam as beam
 import fsspec
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms import progress
 from transforms.duplicates import DuplicateOf
 from transforms.failures import Rejection
 from transforms.read import HIDDEN_OR_SYSTEM, FileRead, SkippedInput
@@ -76,11 +77,30 @@ class _CountRun(beam.CombineFn):
         return acc
 
 
+def progress_key(event: Any) -> tuple[str, int] | None:
+    """What an event adds to the progress counts (`transforms.progress`)."""
+    if isinstance(event, str):
+        return "files_matched", 1
+    if isinstance(event, FileRead):
+        return "records_read", event.records
+    if isinstance(event, SkippedInput):
+        return ("skipped", 1) if event.reason != HIDDEN_OR_SYSTEM else None
+    if isinstance(event, Rejection):
+        return ("rejected", 1) if event.stage != "match" else None
+    if isinstance(event, DuplicateOf) and event.dropped:
+        return "dropped", 1
+    return None
+
+
 class _CountPerBundleFn(beam.DoFn):
     """Events -> one `_CountRun` accumulator per bundle and window (combiner lifting by hand)."""
 
+    def __init__(self, output: str):
+        self._output = output
+
     def setup(self) -> None:
         self._count = _CountRun()
+        self._progress = progress.counter(self._output)
 
     def start_bundle(self) -> None:
         self._counts: dict[Any, Counter] = {}
@@ -90,9 +110,15 @@ class _CountPerBundleFn(beam.DoFn):
         if counts is None:
             counts = self._counts[window] = self._count.create_accumulator()
         self._count.add_input(counts, event)
+        key = progress_key(event)
+        if key is not None:
+            self._progress.add(*key)
+            if isinstance(event, FileRead):
+                self._progress.add("files_read")
         return iter(())
 
     def finish_bundle(self) -> Iterator[Any]:
+        self._progress.flush()
         for window, counts in self._counts.items():
             if counts:
                 yield WindowedValue(counts, window.max_timestamp(), [window])
@@ -188,7 +214,7 @@ class SummarizeRun(beam.PTransform):
         # those are flattened: a Flatten of inputs from different stages is materialised by the
         # FnApiRunner, which held an event per input file (~1 KB each). A DoFn rather than a
         # CombineGlobally per input: same effect without five more shuffles (stages) per run.
-        counts = [pc | f"Count{i}" >> beam.ParDo(_CountPerBundleFn()) for i, pc in enumerate(events)]
+        counts = [pc | f"Count{i}" >> beam.ParDo(_CountPerBundleFn(self._output)) for i, pc in enumerate(events)]
         return (
             counts
             | "Flatten" >> beam.Flatten()

@@ -189,10 +189,13 @@ def to_table(articles: Iterable[Article], run_id: str, processed_at: dt.datetime
 
 
 def read_dataset(path: str, filesystem: Any = None) -> ds.Dataset:
-    """Open an output directory as one table, partition columns included."""
+    """Open an output directory as one table, partition columns included. The schema is this
+    version's, so the columns a newer version added read as null in files written before it
+    (pyarrow would otherwise take the schema of the first file it finds)."""
     return ds.dataset(
         path,
         format="parquet",
+        schema=pa.unify_schemas([ARTICLE_SCHEMA, PARTITIONING.schema]),
         partitioning=PARTITIONING,
         filesystem=filesystem,
         exclude_invalid_files=False,

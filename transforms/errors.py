@@ -6,6 +6,10 @@ expected is rejected as ``unexpected:<ExceptionClass>``, so it can be found and 
 """
 from __future__ import annotations
 
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
 # -- rejection codes, by the stage that gives them -------------------------------------
 # match
 NO_MATCH = "no_match"  # an --input pattern that matched no file
@@ -69,3 +73,14 @@ class UsageError(Exception):
 
 class OutputLocked(UsageError):
     """Another live run holds the output's lock."""
+
+
+def loaded(flag: str, load: "Callable[[Any], T]", value: Any) -> "T":
+    """``load(value)``, with a user's mistake in that flag's value or file as a `UsageError`
+    that names the flag. Anything else is a bug and keeps its traceback."""
+    try:
+        return load(value)
+    except SettingError as exc:
+        raise UsageError(f"{flag}: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"{flag} {value}: {exc.strerror or exc}") from exc

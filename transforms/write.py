@@ -32,7 +32,7 @@ import fsspec
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.article import Article, to_table
-from transforms import faults
+from transforms import faults, progress
 from transforms.parquet_files import ROW_GROUP_ROWS, ParquetPart, WrittenFile
 
 #: Open partition files per bundle; past this the fullest is closed (a later row reopens a new file).
@@ -132,6 +132,7 @@ class _WriteBundleFn(beam.DoFn):
 
     def setup(self) -> None:
         self._fs, self._root = fsspec.core.url_to_fs(self._output)
+        self._progress = progress.counter(self._output)
 
     def start_bundle(self) -> None:
         self._writers: dict[Any, _Writers] = {}  # per window: a window's files are its own
@@ -141,8 +142,10 @@ class _WriteBundleFn(beam.DoFn):
         if writers is None:
             writers = self._writers[window] = _Writers(self._fs, self._root, self._run_id, self._max_rows, self._compression)
         yield from writers.add(article)
+        self._progress.add("written")
 
     def finish_bundle(self) -> Iterator[Any]:
+        self._progress.flush()
         for window, writers in self._writers.items():
             for written in writers.close_all():
                 yield WindowedValue(written, window.max_timestamp(), [window])
