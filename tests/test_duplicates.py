@@ -12,7 +12,7 @@ import pytest
 from pipeline.main import run
 from schemas.article import read_dataset
 from tests.conftest import SAMPLES, sample
-from transforms.near_duplicates import Fingerprint, band_layout, body_sha256, first_copy
+from transforms.near_duplicates import Fingerprint, band_layout, body_sha256, first_copy, rank
 
 
 def rewrapped(text: str, width: int = 64) -> str:
@@ -65,7 +65,7 @@ def test_near_copy_found_and_distinct_articles_on_the_same_event_are_not():
 def test_first_copy_prefers_committed_then_source_order():
     body = sample("002")
     earlier_run, x, y = fp("z/committed", body), fp("b", body), fp("c", rewrapped(body))
-    assert first_copy(y, [(x, False), (earlier_run, True)], 0.8)[0] is earlier_run
+    assert first_copy(y, sorted([(x, False), (earlier_run, True)], key=rank), 0.8)[0] is earlier_run
     assert first_copy(y, [(x, False)], 0.8)[0] is x
     assert first_copy(x, [(y, False)], 0.8) is None  # y comes after x in source order
     assert band_layout(0.8) == (9, 13)

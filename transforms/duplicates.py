@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.article import Article
-from transforms.near_duplicates import Fingerprint, first_copy
+from transforms.near_duplicates import Fingerprint, first_copy, rank
 from transforms.windows import window_suffix
 
 MARK, DROP, OFF = "mark", "drop", "off"
@@ -142,7 +142,7 @@ def _bucket_candidates(keyed: tuple[int, Iterable[tuple[Fingerprint, bool]]], th
     members = list({(fp.article_id, committed): (fp, committed) for fp, committed in members}.values())
     if len(members) < 2:
         return
-    members.sort(key=lambda m: (not m[1], m[0].source_id))  # committed first, then source order
+    members.sort(key=rank)  # committed first, then source order
     for i, (fp, committed) in enumerate(members):
         if committed:
             continue

@@ -112,22 +112,26 @@ class Fingerprint:
         return 1.0 if other.body_sha256 == self.body_sha256 else similarity(self.signature, other.signature)
 
 
+def rank(candidate: tuple[Fingerprint, bool]) -> tuple[bool, str]:
+    """Which of two copies came first: one committed by an earlier run, then the lower source id."""
+    fp, committed = candidate
+    return (not committed, fp.source_id)
+
+
 def first_copy(
-    article: Fingerprint, candidates: list[tuple[Fingerprint, bool]], threshold: float
+    article: Fingerprint, ranked: list[tuple[Fingerprint, bool]], threshold: float
 ) -> tuple[Fingerprint, float, bool] | None:
-    """The copy that ``article`` duplicates, or None: among the candidates that came before it
-    (committed in an earlier run, flagged True, or earlier in source order within this run)
-    and are at least ``threshold`` similar, the committed one first, then the lowest source id."""
-    best = None
-    for other, committed in candidates:
+    """The copy that ``article`` duplicates, or None: the first of the ``ranked`` candidates
+    (sorted by `rank`; True marks one committed by an earlier run) that came before it and is at
+    least ``threshold`` similar. Stops at the first, so a big bucket of copies costs one
+    comparison per article when its first copy is the bucket's first."""
+    own = rank((article, False))
+    for other, committed in ranked:
+        if not committed and rank((other, committed)) >= own:
+            break
         if other.article_id == article.article_id:
             continue
-        if not committed and other.source_id >= article.source_id:
-            continue
         sim = article.similarity_to(other)
-        if sim < threshold:
-            continue
-        rank = (not committed, other.source_id)
-        if best is None or rank < best[0]:
-            best = (rank, other, sim, committed)
-    return best[1:] if best else None
+        if sim >= threshold:
+            return other, sim, committed
+    return None
