@@ -904,7 +904,7 @@ def read_run_rows(output_url: str, manifest: dict[str, Any]) -> pa.Table | None:
     if not listed:
         return None
     duplicates = manifest.get("duplicates")
-    extra = ("article_id", "title") if isinstance(duplicates, dict) and duplicates.get("examples") else ()
+    extra = ("article_id", "title", "source_path", "source_line") if isinstance(duplicates, dict) else ()
     tables, done, gone = [], set(), set()
     for rel in listed:
         path = posixpath.join(root, rel)
@@ -977,11 +977,51 @@ def read_rejections(output_url: str, manifest: dict[str, Any], per_reason: int =
     return kept
 
 
+def duplicate_examples(output_url: str, manifest: dict[str, Any], rows: pa.Table | None, limit: int = 50) -> list[dict[str, Any]]:
+    """Up to ``limit`` duplicates of the run: the copies it dropped (``_duplicates/``) and the
+    rows it marked, each with the article it repeats (its source when that is in this run)."""
+    examples: list[dict[str, Any]] = []
+    fs, root = _open_output(output_url)
+    for rel in manifest.get("duplicate_files") or []:
+        path = posixpath.join(root, rel)
+        if not fs.exists(path):
+            continue
+        with fs.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                if len(examples) >= limit:
+                    return examples
+                record = json.loads(line)
+                sid = record.get("source_path", "") + (f"#L{record['source_line']}" if record.get("source_line") else "")
+                examples.append({**record, "source_id": sid})
+    if rows is None or "duplicate_of" not in rows.column_names or "source_path" not in rows.column_names:
+        return examples
+    listed = rows.select([c for c in ("article_id", "source_path", "source_line", "duplicate_of", "similarity") if c in rows.column_names]).to_pylist()
+    source_of = {r.get("article_id"): r["source_path"] + (f"#L{r['source_line']}" if r.get("source_line") else "") for r in listed}
+    for r in listed:
+        if r["duplicate_of"] is None:
+            continue
+        if len(examples) >= limit:
+            break
+        examples.append(
+            {
+                "article_id": r.get("article_id"),
+                "source_id": source_of.get(r.get("article_id")),
+                "duplicate_of": r["duplicate_of"],
+                "original_source_id": source_of.get(r["duplicate_of"]),
+                "similarity": r.get("similarity"),
+            }
+        )
+    return examples
+
+
 def write_report(output_url: str, run_id: str) -> str:
     """Write the report of run ``run_id`` to ``<output>/_runs/<run_id>.html`` (under a temporary
     name, then moved into place) and return its path (a URL when ``output_url`` is one)."""
     manifest = read_manifest(output_url, run_id)
-    page = render_report(manifest, read_run_rows(output_url, manifest), read_rejections(output_url, manifest))
+    rows = read_run_rows(output_url, manifest)
+    if isinstance(manifest.get("duplicates"), dict) and not manifest["duplicates"].get("examples"):
+        manifest = {**manifest, "duplicates": {**manifest["duplicates"], "examples": duplicate_examples(output_url, manifest, rows)}}
+    page = render_report(manifest, rows, read_rejections(output_url, manifest))
     fs, root = _open_output(output_url)
     target = posixpath.join(root, RUNS, f"{run_id}.html")
     with PendingFile(fs, target, ".tmp") as out:
