@@ -71,8 +71,11 @@ def build(
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
     unique, duplicates = cleaned.articles, []
     if config.dedup != OFF:
+        # Fingerprinted from a second read and clean of the same files (see MarkDuplicates).
+        again = matched["files"] | "ReadForDuplicates" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
+        recleaned = again.articles | "CleanForDuplicates" >> CleanArticles(config.rules, repeated)
         marked = unique | "Duplicates" >> MarkDuplicates(
-            config.near_dup_threshold, config.dedup, target, config.run_id, OutputSignatures(config.output)
+            config.near_dup_threshold, config.dedup, target, config.run_id, OutputSignatures(config.output), recleaned.articles
         )
         unique, duplicates = marked.articles, [marked.found]
     with_entities = unique | "Entities" >> ExtractEntities(

@@ -109,6 +109,8 @@ def test_mark_within_and_across_runs(variants, tmp_path, ruler_model):
     assert rows["f_001_page.html"]["similarity"] == 1.0
     assert rows["d_000.txt"]["duplicate_of"] is None and rows["e_001.txt"]["duplicate_of"] is None
     assert manifest["duplicates"]["marked"] == 3 and manifest["duplicates"]["exact"] + manifest["duplicates"]["near"] == 3
+    report = (out / "_runs" / f"{manifest['run_id']}.html").read_text()
+    assert "b_003_edited.txt" in report and "f_001_page.html" in report  # the report lists the copies
 
     # The next day a re-wrapped copy of a committed article arrives: found in the index.
     later = tmp_path / "later"

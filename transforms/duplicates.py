@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.article import Article
-from transforms.near_duplicates import Fingerprint, first_copy, rank
+from transforms.near_duplicates import Fingerprint, body_sha256, first_copy, rank
 from transforms.windows import window_suffix
 
 MARK, DROP, OFF = "mark", "drop", "off"
@@ -111,14 +111,8 @@ def matching_signatures(f, keys: pa.Array) -> Iterator[Fingerprint]:
             yield Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"]))
 
 
-class _FingerprintFn(beam.DoFn):
-    def __init__(self, threshold: float):
-        self._threshold = threshold
-
-    def process(self, article: Article) -> Iterator[Any]:
-        fp = Fingerprint.of(article.article_id, article.source_id, article.body or "", self._threshold)
-        yield dataclasses.replace(article, body_sha256=fp.body_sha256)
-        yield beam.pvalue.TaggedOutput("fingerprints", fp)
+def _fingerprint(article: Article, threshold: float) -> Fingerprint:
+    return Fingerprint.of(article.article_id, article.source_id, article.body or "", threshold)
 
 
 class _LookupCommittedFn(beam.DoFn):
@@ -164,6 +158,7 @@ class _ApplyFn(beam.DoFn):
         self._policy = policy
 
     def process(self, article: Article, decisions: dict[str, tuple]) -> Iterator[Any]:
+        article = dataclasses.replace(article, body_sha256=body_sha256(article.body or ""))
         decision = decisions.get(article.article_id)
         if decision is None:
             yield article
@@ -222,10 +217,18 @@ class MarkDuplicates(beam.PTransform):
 
     ``output``: where the run writes (its staging): the kept articles' signatures go to
     ``_index/minhash-*.parquet`` there and dropped copies are listed in ``_duplicates/<run_id>.jsonl``.
+    ``fingerprint_from``: the same articles from a second read and clean, to fingerprint. Taken
+    from the articles themselves, the runner would hold every cleaned article until the last
+    decision is made (the decisions are a side input of the articles' own path); a second read
+    costs a little time and keeps memory flat.
     """
 
-    def __init__(self, threshold: float, policy: str, output: str, run_id: str, committed: CommittedSignatures | None = None):
+    def __init__(
+        self, threshold: float, policy: str, output: str, run_id: str,
+        committed: CommittedSignatures | None = None, fingerprint_from=None,
+    ):  # fmt: skip
         super().__init__()
+        self._fingerprint_from = fingerprint_from
         if policy not in (MARK, DROP):
             raise ValueError(f"policy {policy!r}: one of {MARK}, {DROP} (with {OFF}, leave the stage out)")
         self._threshold, self._policy = threshold, policy
@@ -233,8 +236,8 @@ class MarkDuplicates(beam.PTransform):
 
     def expand(self, articles):
         threshold = self._threshold
-        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_FingerprintFn(threshold)).with_outputs("fingerprints", main="articles")
-        fps = fingerprinted.fingerprints
+        source = self._fingerprint_from if self._fingerprint_from is not None else articles
+        fps = source | "Fingerprint" >> beam.Map(_fingerprint, threshold)
         members = [fps | "RunKeys" >> beam.FlatMap(lambda fp: [(k, (fp, False)) for k in fp.keys])]
         parts = list(self._committed.parts()) if self._committed is not None else []
         if parts:
@@ -254,7 +257,7 @@ class MarkDuplicates(beam.PTransform):
             | "PerArticle" >> beam.GroupByKey()
             | "Decide" >> beam.Map(_decide)
         )
-        applied = fingerprinted.articles | "Apply" >> beam.ParDo(_ApplyFn(self._policy), beam.pvalue.AsDict(decisions)).with_outputs(
+        applied = articles | "Apply" >> beam.ParDo(_ApplyFn(self._policy), beam.pvalue.AsDict(decisions)).with_outputs(
             "found", DROPPED, main="articles"
         )
         kept = fps
