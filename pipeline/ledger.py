@@ -289,7 +289,8 @@ def legacy_rows(fs, root: str, manifests: list[dict[str, Any]]) -> Iterator[dict
                     wrote[sid] = manifest["run_id"]
                 run = wrote.get(sid, manifest["run_id"])
                 error = f"{entry.get('stage')}:{entry.get('error_type')}" if rejected else None
-                latest[sid] = _index_row(entry, LEGACY, REJECTED if rejected else WRITTEN, entry.get("file"), run, error)
+                outcome = REJECTED if rejected else (DUPLICATE if entry["outcome"] == DUPLICATE else WRITTEN)
+                latest[sid] = _index_row(entry, LEGACY, outcome, entry.get("file"), run, error)
     yield from latest.values()
 
 

@@ -74,8 +74,10 @@ def build(
         # Fingerprinted from a second read and clean of the same files (see MarkDuplicates).
         again = matched["files"] | "ReadForDuplicates" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
         recleaned = again.articles | "CleanForDuplicates" >> CleanArticles(config.rules, repeated)
+        # overwrite_partitions and rebuild remove committed rows only at publish: compare within the run only.
+        committed = OutputSignatures(config.output) if config.mode == "incremental" else None
         marked = unique | "Duplicates" >> MarkDuplicates(
-            config.near_dup_threshold, config.dedup, target, config.run_id, OutputSignatures(config.output), recleaned.articles
+            config.near_dup_threshold, config.dedup, target, config.run_id, committed, recleaned.articles
         )
         unique, duplicates = marked.articles, [marked.found]
     with_entities = unique | "Entities" >> ExtractEntities(

@@ -37,8 +37,8 @@ def with_other_boilerplate(text: str) -> str:
     )
 
 
-def fp(name: str, body: str, threshold: float = 0.8) -> Fingerprint:
-    return Fingerprint.of(f"id-{name}", name, body, threshold)
+def fp(name: str, body: str) -> Fingerprint:
+    return Fingerprint.of(f"id-{name}", name, body)
 
 
 def test_exact_key_ignores_wrapping_case_and_punctuation():
@@ -68,7 +68,7 @@ def test_first_copy_prefers_committed_then_source_order():
     assert first_copy(y, sorted([(x, False), (earlier_run, True)], key=rank), 0.8)[0] is earlier_run
     assert first_copy(y, [(x, False)], 0.8)[0] is x
     assert first_copy(x, [(y, False)], 0.8) is None  # y comes after x in source order
-    assert band_layout(0.8) == (9, 13)
+    assert band_layout() == (16, 8)
 
 
 @pytest.fixture
@@ -158,3 +158,15 @@ def test_off_writes_no_signatures(variants, tmp_path, ruler_model):
     manifest = run(["--input", str(variants), *_flags(ruler_model, out, "--dedup", "off")])
     assert manifest["articles_written"] == 6 and not list((out / "_index").glob("minhash-*.parquet"))
     assert all(r["duplicate_of"] is None for r in _rows(out).values())
+
+
+@pytest.mark.e2e
+def test_an_updated_article_is_not_a_copy_of_its_own_earlier_version(tmp_path, ruler_model):
+    out, inbox = tmp_path / "out", tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "story.txt").write_text(sample("003"))
+    run(["--input", str(inbox), *_flags(ruler_model, out, "--dedup", "drop")])
+    (inbox / "story.txt").write_text(lightly_edited(sample("003")))  # the outlet corrects its story
+    manifest = run(["--input", str(inbox), *_flags(ruler_model, out, "--dedup", "drop")])
+    assert manifest["articles_written"] == 1 and manifest["duplicates_dropped"] == 0
+    assert [r["duplicate_of"] for r in _rows(out).values()] == [None]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import posixpath
 import uuid
 from typing import Any, Iterable, Iterator, Protocol, Sequence
@@ -31,15 +32,18 @@ import pyarrow.parquet as pq
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.article import Article
+from transforms.parquet_files import PendingFile
 from transforms.near_duplicates import Fingerprint, body_sha256, first_copy, rank
 from transforms.windows import window_suffix
 
+_LOG = logging.getLogger(__name__)
 MARK, DROP, OFF = "mark", "drop", "off"
 POLICIES = (MARK, DROP, OFF)
 #: Tagged output of dropped copies.
 DROPPED = "dropped"
 #: The signature files of the articles a run keeps (relative to its output): beside the
-#: committed-input index, two levels deep so that no partition glob (``*/*/*.parquet``) takes them.
+#: committed-input index, where a partition glob (``date=*/topic=*/*.parquet``, ``*/*/*.parquet``)
+#: does not take them.
 SIGNATURES = "_index/minhash-*.parquet"
 #: Where dropped copies are listed, one JSON line each (relative to the output).
 DUPLICATES_DIR = "_duplicates"
@@ -87,8 +91,9 @@ class CommittedSignatures(Protocol):
 
 
 def write_signatures(fs: fsspec.AbstractFileSystem, path: str, fingerprints: Sequence[Fingerprint]) -> None:
+    """Under a hidden name first: a worker killed mid-write leaves no half file for the publish."""
     table = pa.Table.from_pylist([_row(fp) for fp in fingerprints], schema=SIGNATURE_SCHEMA)
-    with fs.open(path, "wb") as out:
+    with PendingFile(fs, path, ".inprogress") as out:
         pq.write_table(table, out, compression="zstd")
 
 
@@ -111,8 +116,8 @@ def matching_signatures(f, keys: pa.Array) -> Iterator[Fingerprint]:
             yield Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"]))
 
 
-def _fingerprint(article: Article, threshold: float) -> Fingerprint:
-    return Fingerprint.of(article.article_id, article.source_id, article.body or "", threshold)
+def _fingerprint(article: Article) -> Fingerprint:
+    return Fingerprint.of(article.article_id, article.source_id, article.body or "")
 
 
 class _LookupCommittedFn(beam.DoFn):
@@ -120,13 +125,18 @@ class _LookupCommittedFn(beam.DoFn):
 
     def __init__(self, committed: CommittedSignatures):
         self._committed = committed
-        self._keys: tuple[int, pa.Array] | None = None
+        self._keys: tuple[Any, pa.Array, set[str]] | None = None
 
-    def process(self, part: str, run_keys: list[int]) -> Iterator[Fingerprint]:
-        if self._keys is None or self._keys[0] != id(run_keys):  # the same side input for a window
-            self._keys = (id(run_keys), pa.array(np.unique(np.asarray(run_keys, dtype=np.int64))))
-        with fsspec.open(part, "rb") as f:
-            found = list(matching_signatures(f, self._keys[1]))
+    def process(self, part: str, run_keys: list[int], run_sources: list[str], window=beam.DoFn.WindowParam) -> Iterator[Fingerprint]:
+        if self._keys is None or self._keys[0] != window:  # the same side inputs for a window
+            self._keys = (window, pa.array(np.unique(np.asarray(run_keys, dtype=np.int64))), set(run_sources))
+        try:
+            with fsspec.open(part, "rb") as f:
+                # This run's own inputs are processed again: their committed rows are being replaced.
+                found = [fp for fp in matching_signatures(f, self._keys[1]) if fp.source_id not in self._keys[2]]
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            _LOG.warning("skipping unreadable signature file %s: %s", part, exc)
+            return
         yield from self._committed.alive(found) if found else ()
 
 
@@ -237,16 +247,19 @@ class MarkDuplicates(beam.PTransform):
     def expand(self, articles):
         threshold = self._threshold
         source = self._fingerprint_from if self._fingerprint_from is not None else articles
-        fps = source | "Fingerprint" >> beam.Map(_fingerprint, threshold)
+        fps = source | "Fingerprint" >> beam.Map(_fingerprint)
         members = [fps | "RunKeys" >> beam.FlatMap(lambda fp: [(k, (fp, False)) for k in fp.keys])]
         parts = list(self._committed.parts()) if self._committed is not None else []
         if parts:
             run_keys = fps | "KeysOnly" >> beam.FlatMap(lambda fp: fp.keys)
+            run_sources = fps | "SourcesOnly" >> beam.Map(lambda fp: fp.source_id)
             committed = (
                 articles.pipeline
                 | "CommittedParts" >> beam.Create(parts)
                 | "Spread" >> beam.Reshuffle()
-                | "LookupCommitted" >> beam.ParDo(_LookupCommittedFn(self._committed), beam.pvalue.AsList(run_keys))
+                | "LookupCommitted" >> beam.ParDo(
+                    _LookupCommittedFn(self._committed), beam.pvalue.AsList(run_keys), beam.pvalue.AsList(run_sources)
+                )
             )
             members.append(committed | "CommittedKeys" >> beam.FlatMap(lambda fp: [(k, (fp, True)) for k in fp.keys]))
         decisions = (

@@ -5,9 +5,9 @@ or re-wrapped and lightly edited. Two fingerprints find them:
 
 - ``body_sha256``: SHA-256 of the normalised body (Unicode NFKC, case-folded, words only), so
   re-wrapping, spacing and punctuation do not change it: exact duplicates;
-- a MinHash signature over word shingles (datasketch), cut into LSH bands whose keys collide
-  for bodies whose shingle sets have a Jaccard similarity above the threshold, with the band
-  count and width datasketch picks for that threshold: near duplicates.
+- a MinHash signature over word shingles (datasketch), cut into LSH bands (`BANDS` of `ROWS`)
+  whose keys collide, with high probability, for bodies whose shingle sets have a Jaccard
+  similarity around the threshold or above: near duplicates.
 
 A candidate pair found through a band is kept only when the signatures' estimated Jaccard
 similarity reaches the threshold, so band collisions never mark a duplicate on their own.
@@ -54,13 +54,17 @@ def _template(num_perm: int):
     return MinHash(num_perm=num_perm, seed=SEED)
 
 
-@functools.lru_cache(maxsize=32)
-def band_layout(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
-    """(bands, rows per band) that datasketch's LSH uses for this threshold."""
-    from datasketch import MinHashLSH
+#: LSH bands and rows per band, the same whatever the threshold (the signatures an output keeps
+#: stay comparable when --near_dup_threshold changes): 16 bands of 8 find a pair of similarity
+#: 0.8 with probability 1-(1-0.8^8)^16 = 0.95, 0.7 with 0.62; the threshold is applied to the
+#: estimated similarity of every candidate pair.
+BANDS, ROWS = 16, 8
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return lsh.b, lsh.r
+
+def band_layout(num_perm: int = NUM_PERM) -> tuple[int, int]:
+    if BANDS * ROWS != num_perm:
+        raise ValueError(f"{BANDS} bands of {ROWS} need {BANDS * ROWS} permutations, not {num_perm}")
+    return BANDS, ROWS
 
 
 def signature(body: str, num_perm: int = NUM_PERM) -> np.ndarray:
@@ -70,9 +74,9 @@ def signature(body: str, num_perm: int = NUM_PERM) -> np.ndarray:
     return (minhash.hashvalues & 0xFFFF).astype(np.uint16)
 
 
-def band_keys(sig: np.ndarray, threshold: float) -> list[int]:
+def band_keys(sig: np.ndarray) -> list[int]:
     """One signed 64-bit key per LSH band (the band's number is part of the key)."""
-    bands, rows = band_layout(threshold, len(sig))
+    bands, rows = band_layout(len(sig))
     keys = []
     for band in range(bands):
         digest = hashlib.blake2b(sig[band * rows : (band + 1) * rows].tobytes(), digest_size=8, person=b"band%04d" % band).digest()
@@ -103,10 +107,10 @@ class Fingerprint:
     keys: tuple[int, ...]
 
     @classmethod
-    def of(cls, article_id: str, source_id: str, body: str, threshold: float) -> "Fingerprint":
+    def of(cls, article_id: str, source_id: str, body: str) -> "Fingerprint":
         sha = body_sha256(body)
         sig = signature(body)
-        return cls(article_id, source_id, sha, sig.tobytes(), (exact_key(sha), *band_keys(sig, threshold)))
+        return cls(article_id, source_id, sha, sig.tobytes(), (exact_key(sha), *band_keys(sig)))
 
     def similarity_to(self, other: "Fingerprint") -> float:
         return 1.0 if other.body_sha256 == self.body_sha256 else similarity(self.signature, other.signature)

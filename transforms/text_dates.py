@@ -1,0 +1,586 @@
+"""Publication date and byline from the plain text of a whole news page (no markup).
+
+A scraped page holds many dates: the site's clock, teaser dates, photo captions, comment
+timestamps, copyright years, dates inside the story. The publication date is the one on a
+short *date line* next to the start of the article text (under the headline, with the byline,
+"Published ..."). So: find the short date lines, group adjacent ones (a "Published / Updated"
+pair), and keep the group that the article's prose follows; inside it, "Published" beats a
+plain date beats "Updated". Unsure (no such group, ambiguous numbers, a future date) -> None.
+
+Month and weekday names for every language come from dateparser's locale tables (dateparser is
+already installed with trafilatura -> htmldate); the rest is plain regexes, so a page costs well
+under a millisecond. Plain functions, no Beam.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import re
+from functools import lru_cache
+
+from transforms.line_features import word_equivalents
+from transforms.text import SENTENCE_END
+
+#: Publication years below this are parse accidents on a web page, not publication dates.
+MIN_YEAR = 1990
+
+# ---------------------------------------------------------------------------------------------
+# Month names
+
+
+_ALIASES = {"no": "nb", "zh-cn": "zh-Hans", "zh-tw": "zh-Hant", "iw": "he", "in": "id", "tl": "fil"}
+#: Languages whose names are read when the page's language is unknown (their conflicts dropped).
+DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "sv", "nb", "da", "pl", "cs", "tr", "ru", "id")
+_MONTH_KEYS = ("january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december")
+_WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@lru_cache(maxsize=None)
+def _locale(language: str) -> tuple[dict[str, int], tuple[str, ...], str]:
+    """(month name -> number, weekday names, date order) of one language, from dateparser."""
+    code = _ALIASES.get(language.lower(), language)
+    try:
+        module = __import__(f"dateparser.data.date_translation_data.{code}", fromlist=["info"])
+    except ImportError:
+        return {}, (), ""
+    info = module.info
+    months: dict[str, int] = {}
+    weekdays: list[str] = []
+    for table in (info, *info.get("locale_specific", {}).values()):
+        for number, key in enumerate(_MONTH_KEYS, 1):
+            for name in table.get(key, ()):
+                name = name.lower().rstrip(".")
+                # Names with digits (CJK "1月") are read by the numeric patterns instead.
+                if len(name) >= 3 and not any(ch.isdigit() for ch in name):
+                    months.setdefault(name, number)
+        for key in _WEEKDAY_KEYS:
+            weekdays += [n.lower().rstrip(".") for n in table.get(key, ()) if len(n) >= 2]
+    return months, tuple(sorted(set(weekdays), key=len, reverse=True)), info.get("date_order", "")
+
+
+@lru_cache(maxsize=64)
+def _names(languages: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...], str]:
+    """Month names of the page's language(s) plus English; a name two languages read as
+    different months is dropped (Croatian listopad is October, Czech and Polish November)."""
+    months: dict[str, int] = {}
+    clash: set[str] = set()
+    weekdays: set[str] = set()
+    order = ""
+    for lang in languages:
+        names, days, lang_order = _locale(lang)
+        order = order or lang_order
+        weekdays.update(days)
+        for name, number in names.items():
+            if months.get(name, number) != number:
+                clash.add(name)
+            months.setdefault(name, number)
+    for name in clash:
+        del months[name]
+    return months, tuple(sorted(weekdays, key=len, reverse=True)), order
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates in a line
+
+_YEAR = r"((?:19|20)\d\d)"
+_NUM_DATE = re.compile(
+    # 2024-02-14, 2024/12/03, 2025.05.15, 2024. 5. 15.   (year first: always Y-M-D)
+    r"(?<![\d.])(?P<y1>(?:19|20)\d\d)(?:(?P<s1>[-/])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
+    r"|\.\s?(?P<m2>\d{1,2})\.\s?(?P<d2>\d{1,2}))(?![\d/])"
+    # 17.04.2024, 06. 01. 2026, 30/04/2024, 7-3-2025 (a time may be glued to the year: 202407:55)
+    r"|(?<![\d.:/])(?P<a>\d{1,2})(?:(?P<dot>\.)\s?(?P<b1>\d{1,2})\.\s?|(?P<s2>[/-])(?P<b2>\d{1,2})(?P=s2))"
+    r"(?P<y2>(?:19|20)\d\d)(?!\d?[/.]\d)"
+    # 2025年1月13日, 2025년 5월 15일
+    r"|(?P<y3>(?:19|20)\d\d)\s*[年년]\s*(?P<m3>\d{1,2})\s*[月월]\s*(?P<d3>\d{1,2})\s*[日일]"
+)
+_TIME = re.compile(
+    r"(?<!\d)\d{1,2}(?:[:.h]\s?\d{2}(?:[:.]\d{2})?)\s*(?:[ap]\.?\s?m\.?|uhr|h\b|hrs\b|horas?\b)?"
+    r"|(?<!\d)\d{1,2}\s*(?:[ap]\.?\s?m\.?|uhr)(?![^\W\d_])|\d{1,2}\s*[時시]\s*(?:\d{1,2}\s*[分분])?",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=64)
+def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, int]]:
+    months, _, _ = _names(languages)
+    alternation = "|".join(re.escape(n) for n in sorted(months, key=len, reverse=True))
+    # A month name is a whole word, but may be glued after a lowercase letter when it starts
+    # with a capital ("Lesotho TimesNovember 21, 2025": inline elements run together).
+    month = r"(?:(?<![^\W\d_])|(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ]))((?i:" + alternation + r"))\.?(?![^\W\d_])"
+    day = r"(?<!\d)(\d{1,2})(?:\.|st|nd|rd|th|er|º|ª)?"
+    pattern = (
+        # 30 août 2023, 5. Juni 2025, 25 de mayo de 2025, 20 February, 2024, 06. feb 2025
+        day + r",?\s*(?:de\s+|del\s+)?" + month + r",?\s*(?:de\s+|del\s+)?" + _YEAR
+        # November 19, 2019; Nov. 19, 2019; Apr 27th 2024; April 28 2023; March 7, 20247:55
+        + r"|" + month + r"\s*" + day + r"(?!\d)\s*,?\s*" + _YEAR
+        # 2024 m. kovo 31 d., 2024. április 28.
+        + r"|(?<!\d)" + _YEAR + r"\.?\s+(?:m\.\s+)?" + month + r"\s+(\d{1,2})\b"
+    )
+    return re.compile(pattern), months
+
+
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _camel_tail(word: str) -> str:
+    """'TimesNovember' -> 'november': a capitalised word glued after another one."""
+    for k in range(len(word) - 1, 0, -1):
+        if word[k].isupper() and word[k - 1].islower():
+            return word[k:].lower()
+    return ""
+
+
+class _Found:
+    """One date in a line: the day, where it stands, and how sure its reading is."""
+
+    __slots__ = ("day", "start", "end")
+
+    def __init__(self, day: dt.date, start: int, end: int):
+        self.day, self.start, self.end = day, start, end
+
+
+def _valid(year: int, month: int, day: int, latest: dt.date) -> dt.date | None:
+    try:
+        found = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return found if MIN_YEAR <= year and found <= latest else None
+
+
+def _numeric(day_first: int, month_first: int, year: int, sep: str, order: str, latest: dt.date) -> dt.date | None:
+    """Read A.B.YYYY / A/B/YYYY. Dots are day-first everywhere; slashes and dashes follow the
+    language's order unless the numbers (or a date after the crawl) settle it; unsure -> None."""
+    dmy = _valid(year, month_first, day_first, latest)
+    if sep == ".":
+        return dmy
+    mdy = _valid(year, day_first, month_first, latest)
+    if dmy and mdy and dmy != mdy:
+        # English pages use both orders (US 7/3/2025, UK 03/07/2025): no guess there.
+        if order.startswith("M") or not order:
+            return None
+        return dmy if order.startswith("D") else None
+    return dmy or mdy
+
+
+def dates_in_line(line: str, languages: tuple[str, ...], latest: dt.date) -> list[_Found]:
+    """Every full calendar date (day, month and year all written) in one line, in order."""
+    if not _YEAR_HINT.search(line):
+        return []
+    found: list[_Found] = []
+    text_matches: list[re.Match[str]] = []
+    _, _, order = _names(languages)
+    for m in _NUM_DATE.finditer(line):
+        g = m.groupdict()
+        if g["y1"]:
+            day_ = _valid(int(g["y1"]), int(g["m1"] or g["m2"]), int(g["d1"] or g["d2"]), latest)
+        elif g["y2"]:
+            sep = g["dot"] or g["s2"]
+            day_ = _numeric(int(g["a"]), int(g["b1"] or g["b2"]), int(g["y2"]), sep, order, latest)
+        else:
+            day_ = _valid(int(g["y3"]), int(g["m3"]), int(g["d3"]), latest)
+        if day_:
+            found.append(_Found(day_, m.start(), m.end()))
+    regex, months = _text_date_regex(languages)
+    # The month-name pattern is slow to try at every position: only lines naming a month.
+    if any(w.lower() in months or _camel_tail(w) in months for w in _WORD.findall(line)):
+        text_matches = list(regex.finditer(line))
+    for m in text_matches:
+        g = m.groups()
+        if g[0]:
+            day, month, year = g[0], g[1], g[2]
+        elif g[3]:
+            month, day, year = g[3], g[4], g[5]
+        else:
+            year, month, day = g[6], g[7], g[8]
+        number = months.get(month.lower().rstrip("."))
+        day_ = _valid(int(year), number, int(day), latest) if number else None
+        if day_ and not any(f.start < m.end() and m.start() < f.end for f in found):
+            found.append(_Found(day_, m.start(), m.end()))
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Date lines
+
+_PUBLISHED = re.compile(
+    r"(?<![^\W\d_])(?:(?:first |originally )?published|posted|publication date|released|created|date published"
+    r"|(?:zuerst |erstmals )?veröffentlicht|publiziert|erschienen|erstellt|publié|mis en ligne|publicad[oa]|pubblicat[oa]"
+    r"|publicat|gepubliceerd|gepost|publicerad|publisert|publiceret|udgivet|offentliggjort|publikacja|opublikowano"
+    r"|publikováno|zveřejněno|yayınlanma|yayın tarihi|giriş|опубликовано|дата публикации|diterbitkan|dipublikasikan"
+    r"|terbit|birt)(?![^\W\d_])|公開|配信|掲載|发布|發布|입력|등록",
+    re.IGNORECASE,
+)
+_UPDATED = re.compile(
+    r"(?<![^\W\d_])(?:(?:last |zuletzt )?updated?|akt\.|modified|edited|revised|aktualisiert|geändert|mis à jour|modifié"
+    r"|actualisé|actualizad[oa]|actualización|aggiornat[oa]|modificat[oa]|modifica|atualizad[oa]|bijgewerkt"
+    r"|gewijzigd|uppdaterad|oppdatert|opdateret|aktualizacja|zaktualizowano|aktualizováno|güncelleme|güncellendi"
+    r"|обновлено|обновлен[оа]?|diperbarui|uppfært|cập nhật)(?![^\W\d_])|更新|수정|업데이트",
+    re.IGNORECASE,
+)
+
+_ZONE = re.compile(r"\b(?:GMT|UTC)\s?[+-−]?\s?\d{0,2}(?::?\d\d)?\b|\b(?:[A-Z]{1,3}[SD]?T|MES?Z|CES?T|EES?T|WES?T)\b")
+_FILLER = re.compile(
+    r"(?<![^\W\d_])(?:am|um|at|on|le|la|à|kl|klo|de|del|el|il|alle|le|the|by|von|par|por|door|av|af|di|da|du|a|à|às"
+    r"|uhr|h|hrs|min|mins|minutes?|minuten|minuti|minutos?|read|reading|time|lesezeit|lesedauer|lectura|lettura"
+    r"|stand|date|datum|fecha|data|ago|vor|stunden?|hours?|kommentare?|comments?|teilen|share)(?![^\W\d_])\.?"
+    r"|[\d:.,/\-–—|•·()（）\[\]@+*#]+",
+    re.IGNORECASE,
+)
+
+
+_SEPARATORS = re.compile(r"\s[-–—|/•·]\s|[|•·,;:()（）]|\s[-–—]|[-–—]\s")
+
+
+def _residual(line: str, spans: list[tuple[int, int]], weekdays: tuple[str, ...]) -> tuple[str, int]:
+    """What a date line says besides its dates, times, weekdays, cues and fillers, and the
+    most words of it between two separators (a byline's names, not a caption's clause)."""
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(line[last:start])
+        last = end
+    parts.append(line[last:])
+    rest = " | ".join(parts)
+    rest = _PUBLISHED.sub(" ", _UPDATED.sub(" ", _TIME.sub(" | ", _ZONE.sub(" ", rest))))
+    if weekdays:
+        rest = _weekday_regex(weekdays).sub(" ", rest)
+    longest = max((len(_FILLER.sub(" ", seg).split()) for seg in _SEPARATORS.split(rest)), default=0)
+    return " ".join(_FILLER.sub(" ", rest).split()), longest
+
+
+@lru_cache(maxsize=64)
+def _weekday_regex(weekdays: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<![^\W\d_])(?:" + "|".join(map(re.escape, weekdays)) + r")\.?(?![^\W\d_])", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing the publication date
+
+#: A date line says little besides its date: at most this many other words (a byline's names,
+#: an outlet, a place). A sentence that mentions a date is prose, not a date line.
+MAX_OTHER_WORDS = 8
+MAX_LINE_CHARS = 240
+#: ... and at most this many of them in a row (names; a caption's clause is longer).
+MAX_CLAUSE_WORDS = 5
+#: Embedded posts ("— Name (@handle) July 18, 2026") carry the post's date, not the article's.
+_EMBED = re.compile(r"\(@\w+\)|^\s*[—–]\s")
+_COPYRIGHT = re.compile(r"©|\(c\)|copyright|all rights reserved|alle rechte|tous droits|derechos reservados", re.IGNORECASE)
+
+
+class DateLine:
+    """A short line holding a date: which day it gives for publication, and how it says so."""
+
+    __slots__ = ("index", "day", "cue", "other", "line")
+
+    def __init__(self, index: int, day: dt.date, cue: str, other: str, line: str):
+        self.index, self.day, self.cue, self.other, self.line = index, day, cue, other, line
+
+    def __repr__(self) -> str:
+        return f"DateLine({self.index}, {self.day}, {self.cue!r}, {self.other!r})"
+
+
+def _read_date_line(index: int, line: str, previous: str, languages: tuple[str, ...], latest: dt.date) -> DateLine | None:
+    """The line's publication date, or None when the line is not a date line.
+
+    Each date takes the cue written before it in the line ("Published", "Updated"); a line
+    that gives both keeps the published one; a bare date counts as published unless an
+    "Updated" cue stands before it.
+    """
+    if len(line) > MAX_LINE_CHARS or _COPYRIGHT.search(line) or _EMBED.search(line):
+        return None
+    found = dates_in_line(line, languages, latest)
+    if not found:
+        return None
+    _, weekdays, _ = _names(languages)
+    other, longest = _residual(line, [(f.start, f.end) for f in found], weekdays)
+    words = word_equivalents(other)
+    if words > MAX_OTHER_WORDS or longest > MAX_CLAUSE_WORDS or (words >= 3 and SENTENCE_END.search(line)):
+        return None
+    labelled, last = [], 0
+    for f in found:
+        before = line[last:f.start]
+        if not last and not before.strip(" :") and len(previous) <= 40:
+            before = previous  # "Published" / "Veröffentlicht am" on a line of its own above
+        published = [m.start() for m in _PUBLISHED.finditer(before)]
+        updated = [m.start() for m in _UPDATED.finditer(before)]
+        if published and (not updated or published[-1] > updated[-1]):
+            labelled.append(("published", f))
+        else:
+            labelled.append(("updated" if updated else "", f))
+        last = f.end
+    if any(label != "updated" and f.day != labelled[0][1].day for label, f in labelled[1:]):
+        return None  # two days and no "Updated" between them: a range or an issue, not one date
+    for wanted in ("published", "", "updated"):
+        chosen = next((f for label, f in labelled if label == wanted), None)
+        if chosen:
+            cue = wanted
+            break
+    return DateLine(index, chosen.day, cue, other, line)
+
+
+#: Where the publication date may stand, in lines from the start of the article's prose: a
+#: plain date line close around it, a "Published" one further off (some pages put the
+#: headline, a picture and its caption between them).
+BEFORE, AFTER = 16, 12
+BEFORE_CUED, AFTER_CUED = 40, 16
+WIDE_BEFORE, WIDE_AFTER = 40, 30
+FAR_BEFORE, FAR_AFTER = 60, 40
+#: Date lines closer than this with no prose between them are one group ("Published ... /
+#: Updated ..."); a line with this many other date lines of other days around is a list item.
+GROUP_GAP = 3
+LIST_SPAN, LIST_MIN = 10, 3
+#: A non-prose line inside the article costs this many words of prose (maximum-sum segment).
+GAP_COST = 4.0
+
+
+def _languages(language: str | None) -> tuple[str, ...]:
+    if not language:
+        return DEFAULT_LANGUAGES
+    language = language.lower().split("-")[0].split("_")[0]
+    return (language,) if language == "en" else (language, "en")
+
+
+def _prose_words(line: str) -> float:
+    """Word-equivalents of a prose line, else 0: a finished sentence of 10 words or more, or a
+    long unfinished one that reads as text (a menu glued into one line is capitalised words)."""
+    if len(line) < 40:
+        return 0.0
+    tokens = line.split()
+    # Few spaces for the length: a script written without spaces (CJK, Thai) is counted apart.
+    words = word_equivalents(line) if len(tokens) * 12 < len(line) else len(tokens)
+    if words >= 10 and SENTENCE_END.search(line[-6:]):
+        return words
+    if words >= 25:
+        lower = sum(1 for t in tokens if t[0].islower())
+        cased = lower + sum(1 for t in tokens if t[0].isupper())
+        if not cased or lower >= 0.3 * len(tokens) or cased < 0.5 * len(tokens):
+            return words
+    return 0.0
+
+
+def article_start(lines: list[str]) -> int | None:
+    """Index of the first prose line of the page's densest prose block (the article text):
+    the maximum-sum run where prose lines add their words and other lines cost GAP_COST."""
+    best, best_start, total, start = 0.0, None, 0.0, 0
+    for i, line in enumerate(lines):
+        if total <= 0:
+            total, start = 0.0, i
+        words = _prose_words(line)
+        total += words if words else -GAP_COST
+        if total > best:
+            best, best_start = total, start
+    if best_start is None:
+        return None
+    while not _prose_words(lines[best_start]):
+        best_start += 1
+    return best_start
+
+
+def date_lines(lines: list[str], language: str | None = None, crawl_date: dt.date | None = None) -> list[DateLine]:
+    """Every date line of a page, in order."""
+    languages = _languages(language)
+    latest = (crawl_date or dt.date.today()) + dt.timedelta(days=1)
+    found = []
+    # One pass over the page for lines that hold a year at all (most do not).
+    text = "\n".join(lines)
+    if not _YEAR_HINT.search(text):
+        return found
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    last = -1
+    for m in _YEAR_HINT.finditer(text):
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i == last:
+            continue
+        last = i
+        d = _read_date_line(i, lines[i], lines[i - 1] if i else "", languages, latest)
+        if d:
+            found.append(d)
+    return found
+
+
+def _nearest(candidates: list[DateLine], start: int, window, everything: list[DateLine] | None = None) -> DateLine | None:
+    """The date line nearest the article's start within its window (lines after the start
+    count 1.5 times: the date usually precedes the text); list items never."""
+    everything = everything or candidates
+    best, best_key = None, None
+    for d in candidates:
+        r = d.index - start
+        before, after = window(d)
+        if not -before <= r <= after:
+            continue
+        near = sum(1 for e in everything if e is not d and abs(e.index - d.index) <= LIST_SPAN)
+        if near >= LIST_MIN and d.cue != "published":
+            continue  # a list item: teasers, a timeline, comments
+        key = -r if r <= 0 else 1.5 * r
+        if best_key is None or key < best_key:
+            best, best_key = d, key
+    return best
+
+
+def _inside_prose(lines: list[str], i: int) -> bool:
+    """Prose within two lines on both sides: a date line inside the running text."""
+    return any(_prose_words(lines[j]) for j in range(max(0, i - 2), i)) and any(
+        _prose_words(lines[j]) for j in range(i + 1, min(len(lines), i + 3))
+    )
+
+
+def find_publication_date(
+    lines: list[str], language: str | None = None, crawl_date: dt.date | None = None, allow_updated: bool = False
+) -> tuple[dt.date, str, int] | None:
+    """(date, source, line index) of the page's publication date, or None when unsure.
+
+    source: "byline" (names on the date line), "dateline" (a place before the date) or
+    "header" (a date line of its own). ``crawl_date`` rules out later dates and settles
+    ambiguous numeric dates; ``language`` picks the month names (None: common languages).
+    A page that shows only an "Updated" time gives None, or with ``allow_updated`` that day
+    with source "updated" (the same day as the publication on most pages, not on all).
+    """
+    found = date_lines(lines, language, crawl_date)
+    if not found:
+        return None
+    start = article_start(lines)
+    if start is None:
+        return None
+    best = _nearest(found, start, lambda d: (BEFORE_CUED, AFTER_CUED) if d.cue == "published" else (BEFORE, AFTER))
+    if best is None:
+        # Further off, only a bare date line (nothing else on it) that is the only day there
+        # and does not stand inside running prose (an embedded teaser does).
+        bare = [d for d in found if not d.other and d.cue != "updated" and not _inside_prose(lines, d.index)]
+        best = _nearest(bare, start, lambda d: (WIDE_BEFORE, WIDE_AFTER), found)
+        if best is None or len({d.day for d in bare if -WIDE_BEFORE <= d.index - start <= WIDE_AFTER}) > 1:
+            return None
+    group = [best]
+    for step in (-1, 1):  # its neighbours: a "Published / Updated" pair
+        k = found.index(best)
+        while 0 <= k + step < len(found):
+            a, b = sorted((found[k].index, found[k + step].index))
+            if b - a > GROUP_GAP or any(_prose_words(lines[j]) for j in range(a + 1, b)):
+                break
+            k += step
+            group.append(found[k])
+    pick = next((d for d in group if d.cue == "published"), None) or next((d for d in group if not d.cue), best)
+    if pick.cue == "updated":
+        # "Updated" next to the text, "First published" further off (below the text, say).
+        published = [d for d in found if d.cue == "published"]
+        pick = _nearest(published, start, lambda d: (FAR_BEFORE, FAR_AFTER)) or pick
+    if pick.cue == "updated":
+        # Only an "Updated" time: mostly the publication day too, but it may be days later.
+        return (pick.day, "updated", pick.index) if allow_updated else None
+    return pick.day, _source(pick), pick.index
+
+
+def _source(d: DateLine) -> str:
+    other = d.other.split()
+    if not other:
+        return "header"
+    if len(other) == 1 and d.line.lstrip().startswith(other[0]):
+        return "dateline"
+    return "byline"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bylines
+
+#: "By", "Von", "Par", "Por", "di", "door", "av", "af", "Autor:", "Kommentar von" ... at the
+#: start of a line; "by" may be glued to the name ("bySauli Giliard").
+_BY = re.compile(
+    r"^\s*(?:(?:(?:ein|eine|a|une|un|el|la)\s+)?(?:kommentar|kolumne|analyse|gastbeitrag|reportage|interview|essay|column"
+    r"|commentary|analysis|opinion|chronique|tribune|columna|análisis)\s+(?:von|by|de|par|di)|written by|escrito por"
+    r"|texto|text|autor(?:in|a|es)?|author|authors|by|von|par|por|di|door|av|af|de)\s*:?(?:\s+|(?=[A-Z]))",
+    re.IGNORECASE,
+)
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|&|/|\s(?:and|und|et|y|e|og|och|en|i|a|und)\s)\s*")
+#: What follows the names on a byline: an outlet, a role, a date ("By Jon King, News Reporter").
+_NAME_END = re.compile(
+    r"\s(?:[|·•@]|[-–—]\s)|\s(?:for|with|mit|avec|con|for)\s|\d|\s(?:The|Le|La|Der|Die)\s"
+    r"|(?<![^\W\d_])(?:(?:senior |chief |political |news |staff |deputy |lifestyle |travel )*(?:reporter|correspondent|editor|writer"
+    r"|journalist(?:in)?|columnist|contributor|photographer|redakteur(?:in)?|korrespondent(?:in)?|volontär(?:in)?"
+    r"|kolumnist(?:in)?|fotograf(?:in)?|enviad[oa]|corresponsal|redactor(?:a)?|rédact(?:eur|rice)|envoyée?))(?![^\W\d_])",
+)
+_PARTICLES = frozenset("von van de da del della der den di du le la bin ibn al el y zu ter dos das do af av".split())
+_PARENS = re.compile(r"\([^)]*\)|\[[^]]*\]")
+
+
+def _author_names(text: str, marked: bool) -> list[str] | None:
+    """Author names in what a byline says after its marker; None when it does not read as names.
+
+    Outlets, roles and dates after the names are cut; a one-word part after a comma is a place
+    ("Von Johannes Ritter, Zürich"), and one-word names stand only after a marker ("Von dpa").
+    """
+    text = _PARENS.sub(" ", text)
+    end = _NAME_END.search(text)
+    if end:
+        text = text[: end.start()]
+    names: list[str] = []
+    for k, part in enumerate(_NAME_SPLIT.split(text.strip(" ,;:-–—"))):
+        tokens = part.strip(" .,;:").split()
+        if not tokens:
+            continue
+        if len(tokens) > 5 or len(part) > 50 or not tokens[0][0].isupper():
+            return None
+        if any(not (t[0].isupper() or t.lower() in _PARTICLES) or any(c.isdigit() for c in t) for t in tokens):
+            return None
+        if len(tokens) == 1 and (k > 0 and names or not marked):
+            if names:
+                continue  # a place after the names
+            return None
+        names.append(" ".join(tokens))
+    return names or None
+
+
+def find_byline(lines: list[str], language: str | None = None, date_index: int | None = None) -> tuple[str, int] | None:
+    """(author names joined by ", ", line index) of the page's byline, or None when unsure.
+
+    A byline is a line that starts "By", "Von", "Par", "Por" ... followed by names, or a date
+    line that carries names ("Name / Outlet / Sep 2, 2024"), close to where the article's text
+    starts (or to ``date_index``, the publication date's line, when known). Names come without
+    the marker, outlet, role or date.
+    """
+    start = article_start(lines)
+    if start is None:
+        return None
+    anchors = [start] if date_index is None else [date_index, start]
+    best, best_key = None, None
+    for i in range(max(0, min(anchors) - BYLINE_BEFORE), min(len(lines), max(anchors) + BYLINE_AFTER + 1)):
+        line = lines[i]
+        if len(line) > 160:
+            continue
+        names, strength = None, 0
+        marker = _BY.match(line)
+        if marker:
+            names, strength = _author_names(line[marker.end():], True), 2
+            if names is None and not line[marker.end():].strip() and i + 1 < len(lines):
+                # "By" on a line of its own, the names on the next ones (one per line).
+                parts = []
+                for j in range(i + 1, min(len(lines), i + 8)):
+                    got = _author_names(lines[j].rstrip("0123456789,& "), False)
+                    if not got or len(got) != 1:
+                        break
+                    parts += got
+                names, strength = (parts or None), 2
+        elif _YEAR_HINT.search(line) and date_index is not None and abs(i - date_index) <= 2:
+            d = _read_date_line(i, line, "", _languages(language), dt.date.max)
+            if d and d.other:
+                names, strength = _names_on_date_line(line), 1
+        if not names:
+            continue
+        key = (-strength, min(abs(i - a) for a in anchors))
+        if best_key is None or key < best_key:
+            best, best_key = (", ".join(names), i), key
+    return best
+
+
+BYLINE_BEFORE, BYLINE_AFTER = 15, 8
+
+
+def _names_on_date_line(line: str) -> list[str] | None:
+    """Names on a date line: the first stretch between separators and dates that reads as names."""
+    for part in re.split(r"\s*(?:[|·•/]|\s[-–—]\s)\s*|\d[\d.:/\- ,]*(?:[ap]\.?m\.?|uhr)?", line):
+        marker = _BY.match(part)
+        names = _author_names(part[marker.end():] if marker else part, bool(marker))
+        if names and all(len(n.split()) >= 2 for n in names) or (names and marker):
+            return names
+    return None
