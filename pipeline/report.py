@@ -23,6 +23,7 @@ import html
 import json
 import math
 import posixpath
+import re
 import sys
 import urllib.parse
 from typing import Any, Callable, Iterable
@@ -1048,9 +1049,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id", nargs="?", help="the run (default: the latest that published)")
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.run_id is not None and not re.fullmatch(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}", args.run_id):
+            raise UsageError(f"RUN_ID {args.run_id!r}: a run id has letters, digits, '.', '_' and '-' only")
         path = write_report(args.output, args.run_id or latest_run(args.output))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # a manifest or file that cannot be read as one
+        print(f"error: {args.output}: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)

@@ -458,3 +458,10 @@ def test_report_renders_in_a_headless_browser(sample_report, tmp_path):
     reason, count = sorted(summary["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))[0]
     assert page.rows["rejections"][1][:3] == [*reason.split(":", 1), str(count)]
     assert topic in page.text("topics") and (date or "no date") in page.text("dates")
+
+
+def test_a_run_id_that_would_step_outside_runs_is_refused(tmp_path, capsys):
+    from pipeline.report import main
+
+    assert main([str(tmp_path), "../x"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "x.html").exists()
