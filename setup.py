@@ -32,6 +32,8 @@ setup(
         "py3langid>=0.3,<1",
         "zstandard>=0.22,<1",
         "python-dateutil>=2.8,<3",
+        # Month and weekday names of many languages, for dates found in plain text.
+        "dateparser>=1.4.3,<2",
         "pyyaml>=6,<7",
         "numpy>=1.26,<3",
         # MinHash and LSH parameters for near-duplicate detection.
