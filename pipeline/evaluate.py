@@ -1,4 +1,4 @@
-"""Quality as numbers: ``python -m pipeline.evaluate cleaning DIR`` and ``... topics FILE``.
+"""Quality as numbers: ``python -m pipeline.evaluate cleaning DIR``, ``... metadata DIR`` and ``... topics FILE``.
 
 Cleaning is scored like the development set's ``score_cleaning.py`` (after the
 article-extraction-benchmark): lowercase ``\\w+`` tokens, bag overlap with the gold body,
@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections import Counter
 from typing import Callable, Iterable
 
@@ -47,8 +48,8 @@ def page_ids(cleaning_dir: str) -> list[str]:
     return sorted(f[: -len(".gold.txt")] for f in os.listdir(cleaning_dir) if f.endswith(".gold.txt"))
 
 
-def clean_file(path: str) -> str:
-    """The body the pipeline produces for one input file ('' when it rejects the file)."""
+def clean_page(path: str):
+    """The `Article` the pipeline makes of one input file, or None when it rejects the file."""
     from transforms.clean import clean_article, load_rules
     from transforms.errors import ArticleRejected
     from transforms.read import read_records
@@ -56,9 +57,15 @@ def clean_file(path: str) -> str:
     rules = _cached(load_rules)
     try:
         (article,) = [a for a in read_records(path, max_bytes=50_000_000) if hasattr(a, "text")]
-        return clean_article(article, rules).body or ""
+        return clean_article(article, rules)
     except (ArticleRejected, ValueError):
-        return ""
+        return None
+
+
+def clean_file(path: str) -> str:
+    """The body the pipeline produces for one input file ('' when it rejects the file)."""
+    article = clean_page(path)
+    return (article.body or "") if article is not None else ""
 
 
 _CACHE: dict[Callable, object] = {}
@@ -70,16 +77,85 @@ def _cached(fn: Callable):
     return _CACHE[fn]
 
 
+def page_language(cleaning_dir: str, page: str) -> str:
+    """``en``, ``de`` or ``other`` from the page's meta.json (``en`` without one: the English set)."""
+    meta = _meta(cleaning_dir, page)
+    language = meta.get("language", "en")
+    return language if language in ("en", "de") else "other"
+
+
+def _meta(folder: str, page: str) -> dict:
+    path = os.path.join(folder, f"{page}.meta.json")
+    return json.loads(_read(path)) if os.path.exists(path) else {}
+
+
 def evaluate_cleaning(cleaning_dir: str, html_dir: str | None = None, clean: Callable[[str], str] = clean_file) -> dict:
-    """Scores of the pipeline and of no cleaning on every page of a development set."""
-    system, baseline = [], []
+    """Scores of the pipeline and of no cleaning on every page of a development set, overall and
+    per language (``by_language``: en, de, other)."""
+    system, baseline, languages = [], [], []
     for page in page_ids(cleaning_dir):
         gold = _read(os.path.join(cleaning_dir, f"{page}.gold.txt"))
         page_input = os.path.join(cleaning_dir, f"{page}.input.txt")
         source = os.path.join(html_dir, f"{page}.html.gz") if html_dir else page_input
         system.append(token_prf(gold, clean(source)))
         baseline.append(token_prf(gold, _read(page_input)))
-    return {"system": mean_prf(system), "baseline": mean_prf(baseline)}
+        languages.append(page_language(cleaning_dir, page))
+    by_language = {
+        lang: mean_prf(s for s, got in zip(system, languages) if got == lang) for lang in ("en", "de", "other") if lang in languages
+    }
+    return {"system": mean_prf(system), "baseline": mean_prf(baseline), "by_language": by_language}
+
+
+def fold(text: str) -> str:
+    """Case, accents and punctuation folded: 'Anne-Marie Slaughter' == 'anne marie slaughter'."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def evaluate_metadata(folder: str, clean: Callable[[str], object] = clean_page) -> dict:
+    """Dates, authors and titles the pipeline lifts from plain-text pages against the gold in each
+    page's meta.json (``publishing_date``, ``authors``, ``title``), per language too.
+
+    Dates at day level: precision = right / answered, recall = right / pages, coverage = answered /
+    pages; a date taken from the file's path does not count (the set's file names hold dates).
+    Authors: names (folded) against the gold names. Titles: folded title equal to the gold's.
+    """
+    pages = [p for p in page_ids(folder) if _meta(folder, p).get("publishing_date") is not None]
+    rows = []
+    for page in pages:
+        meta = _meta(folder, page)
+        article = clean(os.path.join(folder, f"{page}.input.txt"))
+        day = getattr(article, "published_date", None)
+        source = getattr(article, "date_source", None)
+        answered = day is not None and source != "path"
+        gold_names = {fold(a) for a in meta.get("authors") or [] if fold(a)}
+        names = {fold(n) for n in (getattr(article, "author", None) or "").split(",") if fold(n)}
+        title = fold(getattr(article, "title", None) or "")
+        rows.append({
+            "language": meta.get("language") if meta.get("language") in ("en", "de") else "other",
+            "answered": answered,
+            "right": answered and str(day) == meta["publishing_date"][:10],
+            "source": source if answered else None,
+            "names_out": len(names), "names_right": len(names & gold_names), "names_gold": len(gold_names),
+            "title_right": bool(title) and title == fold(meta.get("title") or ""),
+            "title_answered": bool(title),
+        })
+
+    def figures(sel: list[dict]) -> dict:
+        n, answered, right = len(sel), sum(r["answered"] for r in sel), sum(r["right"] for r in sel)
+        out, hit, gold = (sum(r[k] for r in sel) for k in ("names_out", "names_right", "names_gold"))
+        return {
+            "pages": n,
+            "dates": {"precision": right / answered if answered else 0.0, "recall": right / n if n else 0.0, "coverage": answered / n if n else 0.0},
+            "authors": {"precision": hit / out if out else 0.0, "recall": hit / gold if gold else 0.0},
+            "titles": {"match": sum(r["title_right"] for r in sel) / n if n else 0.0, "answered": sum(r["title_answered"] for r in sel) / n if n else 0.0},
+        }
+
+    result = figures(rows)
+    result["by_language"] = {lang: figures([r for r in rows if r["language"] == lang]) for lang in ("en", "de", "other")}
+    result["date_sources"] = dict(Counter(r["source"] for r in rows if r["source"]).most_common())
+    return result
 
 
 def _read(path: str) -> str:
@@ -149,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     cleaning = sub.add_parser("cleaning", help="token P/R/F1 of cleaned pages against gold bodies")
     cleaning.add_argument("dir", help="folder of <id>.input.txt and <id>.gold.txt")
     cleaning.add_argument("--html", metavar="DIR", help="score the same pages from <id>.html.gz in DIR instead")
+    metadata = sub.add_parser("metadata", help="dates, authors and titles from plain-text pages against meta.json gold")
+    metadata.add_argument("dir", help="folder of <id>.input.txt and <id>.meta.json (publishing_date, authors, title)")
     topics = sub.add_parser("topics", help="accuracy and macro-F1 of topics on labelled JSON lines")
     topics.add_argument("file", help='JSON lines {"text": ..., "label": ...}')
     topics.add_argument("--label_map", help="YAML {labels: {label: [slug, ...]}}; default: the AG News map")
@@ -158,11 +236,20 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.what == "cleaning":
         scores = evaluate_cleaning(args.dir, args.html)
-        print(f"{'':<12} {'pages':>5} {'P':>6} {'R':>6} {'F1':>6}   (word tokens, page mean)")
-        for name in ("baseline", "system"):
-            s = scores[name]
-            label = "no cleaning" if name == "baseline" else ("pipeline/html" if args.html else "pipeline")
-            print(f"{label:<12} {s['pages']:>5} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f}")
+        print(f"{'':<14} {'pages':>5} {'P':>6} {'R':>6} {'F1':>6}   (word tokens, page mean)")
+        rows = [("no cleaning", scores["baseline"]), ("pipeline/html" if args.html else "pipeline", scores["system"])]
+        if len(scores["by_language"]) > 1:
+            rows += [(f"  {lang}", s) for lang, s in scores["by_language"].items()]
+        for label, s in rows:
+            print(f"{label:<14} {s['pages']:>5} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f}")
+    elif args.what == "metadata":
+        scores = evaluate_metadata(args.dir)
+        print(f"{'':<8} {'pages':>5}   {'dates: P':>8} {'R':>6} {'cover':>6}   {'authors: P':>10} {'R':>6}   {'titles':>6}")
+        for label, s in [("all", scores)] + list(scores["by_language"].items()):
+            d, a, t = s["dates"], s["authors"], s["titles"]
+            print(f"{label:<8} {s['pages']:>5}   {d['precision']:>8.3f} {d['recall']:>6.3f} {d['coverage']:>6.3f}   "
+                  f"{a['precision']:>10.3f} {a['recall']:>6.3f}   {t['match']:>6.3f}")
+        print("date sources:", scores["date_sources"])
     else:
         scores = evaluate_topics(args.file, load_label_map(args.label_map), pipeline_topics(args.topic_model, args.topics))
         print(f"{'':<18} {'items':>5} {'accuracy':>9} {'macro-F1':>9}")

@@ -19,6 +19,7 @@ import apache_beam as beam
 import fsspec
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms.util import WaitOn
 
 from pipeline import logs
 from pipeline.config import RunConfig, resolve
@@ -32,7 +33,7 @@ from pipeline.summary import SummarizeRun, format_summary
 from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms import faults
 from transforms.clean import CleanArticles
-from transforms.duplicates import OFF, MarkDuplicates
+from transforms.duplicates import OFF, FindDuplicates, MarkDuplicates
 from transforms.entities import NER_WORK, ExtractEntities
 from transforms.errors import UsageError
 from transforms.failures import REJECTED, WriteRejections
@@ -53,7 +54,6 @@ def build(
     target = target or config.output
     known = KnownInputs(known_inputs)  # one copy per worker process, for both reads
     matched = p | "MatchFiles" >> MatchFiles(config.inputs)
-    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
     repeated = None
     if config.repeated_lines_min_articles > 0:
         # A separate match and read: sharing the main read's output would make the runner hold
@@ -68,17 +68,23 @@ def build(
             config.repeated_lines_min_articles,
             config.repeated_lines_min_share,
         )
-    cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
-    unique, duplicates = cleaned.articles, []
+    files, decisions = matched["files"], None
     if config.dedup != OFF:
-        # Fingerprinted from a second read and clean of the same files (see MarkDuplicates).
+        # Decided on a second read and clean of the same files; the articles' own path waits for
+        # the decisions at its file list, not holding its articles (see FindDuplicates).
         again = matched["files"] | "ReadForDuplicates" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
         recleaned = again.articles | "CleanForDuplicates" >> CleanArticles(config.rules, repeated)
         # overwrite_partitions and rebuild remove committed rows only at publish: compare within the run only.
         committed = OutputSignatures(config.output) if config.mode == "incremental" else None
-        marked = unique | "Duplicates" >> MarkDuplicates(
-            config.near_dup_threshold, config.dedup, target, config.run_id, committed, recleaned.articles
+        decisions = recleaned.articles | "FindDuplicates" >> FindDuplicates(
+            config.near_dup_threshold, config.dedup, target, config.run_id, committed
         )
+        files = files | "AfterDecisions" >> WaitOn(decisions)
+    read = files | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
+    cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
+    unique, duplicates = cleaned.articles, []
+    if decisions is not None:
+        marked = unique | "Duplicates" >> MarkDuplicates(config.dedup, decisions, target, config.run_id)
         unique, duplicates = marked.articles, [marked.found]
     with_entities = unique | "Entities" >> ExtractEntities(
         config.spacy_models,

@@ -40,6 +40,12 @@ def article_id(source: str, content_sha256: str) -> str:
     return hashlib.sha256(f"{source}\n{content_sha256}".encode()).hexdigest()[:32]
 
 
+#: Values of ``date_source``: the HTML page's metadata (meta tags, JSON-LD, <time>), a JSON Lines
+#: field, a rule of the rule pack that lifts a date, a date line of its own in the text, a byline
+#: with a date, a dateline (a place and the date), the file's path. In the order they are tried.
+DATE_SOURCES = ("html_meta", "feed", "rule", "header", "byline", "dateline", "path")
+
+
 @dataclasses.dataclass(frozen=True)
 class Article:
     source_path: str
@@ -62,6 +68,7 @@ class Article:
     credit: str | None = None
     dateline: str | None = None
     published_date: dt.date | None = None
+    #: Where ``published_date`` came from: one of `DATE_SOURCES`, or None with no date.
     date_source: str | None = None
     removed: tuple[dict[str, str], ...] = ()
     entities: tuple[dict[str, Any], ...] = ()

@@ -1,6 +1,7 @@
 """The cleaner on the five sample articles (exact expectations) and on adversarial text."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import apache_beam as beam
@@ -154,7 +155,7 @@ def test_head_metadata_lines_are_lifted():
         "Analysts expect further gains this week."
     )
     result = clean_text(text, RULES)
-    assert result.meta == {
+    assert {k: result.meta.get(k) for k in ("title", "author", "date")} == {
         "title": "Markets rally after rate decision",
         "author": "Jane Doe",
         "date": "September 3, 2025",
@@ -207,7 +208,7 @@ def _article(text: str, path: str = "mem/a.txt") -> Article:
 
 def test_clean_article_takes_the_text_date_before_the_path_date():
     article = clean_article(_article(sample("000"), "/data/2024-01-05/a.txt"), RULES)
-    assert (article.published_date, article.date_source) == (dt.date(2025, 9, 2), "text")
+    assert (article.published_date, article.date_source) == (dt.date(2025, 9, 2), "rule")
     assert article.text is None and article.dateline == "BEIJING"
 
 
@@ -222,6 +223,58 @@ def test_invalid_header_date_is_not_invented():
     article = clean_article(_article(" date 2025-13-45 PARIS: Body text of the story follows."), RULES)
     assert article.published_date is None and article.date_source is None
     assert article.body == "Body text of the story follows."
+
+
+PAGE = """Home
+News
+Channels
+Security
+Search
+Cloud Vendors Report Strong Quarter As Enterprise Spending Shifts
+By Joseph Tsidulko November 19, 2019, 07:47 PM EST
+The biggest cloud vendors reported strong results on Tuesday as enterprises moved more of their spending to hosted services, analysts said.
+Revenue at the three largest providers grew by more than a third compared with the same quarter of 2018, according to figures released by the companies.
+"We are seeing customers commit to multi-year contracts," one executive told investors on a call that lasted nearly two hours.
+Smaller providers struggled to keep up, and several announced layoffs on March 3, 2019 and again in the summer.
+Related Articles
+Copyright 2019 The Channel Company. All rights reserved."""
+
+
+def test_a_byline_with_a_date_gives_author_and_date_and_leaves_the_body():
+    article = clean_article(_article(PAGE, "incoming/page.txt"), RULES)
+    assert (article.published_date, article.date_source) == (dt.date(2019, 11, 19), "byline")
+    assert article.author == "Joseph Tsidulko"
+    assert "Tsidulko" not in article.body and article.body.startswith("The biggest cloud vendors")
+    assert {"rule": "text_byline", "text": "By Joseph Tsidulko November 19, 2019, 07:47 PM EST"} in article.removed
+
+
+@pytest.mark.parametrize(
+    "line, day, source",
+    [
+        ("Nov. 19, 2019 8:03 am ET", dt.date(2019, 11, 19), "header"),
+        ("Published: 19 November 2019 | Updated: 21 November 2019", dt.date(2019, 11, 19), "header"),
+        ("Updated: 21 November 2019", None, None),  # an "Updated" time alone is no publication date
+        ("Veröffentlicht am 19.11.2019", dt.date(2019, 11, 19), "header"),
+    ],
+)
+def test_date_lines_above_the_text(line, day, source):
+    page = PAGE.replace("By Joseph Tsidulko November 19, 2019, 07:47 PM EST", line)
+    article = clean_article(_article(page, "incoming/page.txt"), RULES)
+    assert (article.published_date, article.date_source) == (day, source)
+    assert line not in article.body
+
+
+def test_a_date_in_the_story_or_the_copyright_line_is_no_publication_date():
+    page = PAGE.replace("By Joseph Tsidulko November 19, 2019, 07:47 PM EST\n", "")
+    article = clean_article(_article(page, "incoming/page.txt"), RULES)
+    assert (article.published_date, article.date_source, article.author) == (None, None, None)
+
+
+def test_structured_and_rule_dates_come_before_the_text_date():
+    html = dataclasses.replace(_article(PAGE), input_format="html", meta_date="2019-11-20")
+    assert (clean_article(html, RULES).published_date, clean_article(html, RULES).date_source) == (dt.date(2019, 11, 20), "html_meta")
+    feed = dataclasses.replace(_article(PAGE), input_format="jsonl", meta_date="2019-11-20")
+    assert clean_article(feed, RULES).date_source == "feed"
 
 
 def test_nothing_left_after_cleaning_is_a_rejection():

@@ -65,7 +65,7 @@ def test_output_reads_back_with_pyarrow(sample_run):
     rows = {r["source_path"].rsplit("/", 1)[-1][:3]: r for r in table.to_pylist()}
     assert rows["000"]["date"] == dt.date(2025, 9, 2)
     assert rows["000"]["published_date"] == dt.date(2025, 9, 2)
-    assert rows["000"]["date_source"] == "text"
+    assert rows["000"]["date_source"] == "rule"
     assert rows["000"]["dateline"] == "BEIJING"
     assert rows["001"]["title"] == "Beijing Summit Brings Russia, North Korea, and China Together Amid Global Tensions"
     assert (rows["002"]["author"], rows["002"]["credit"]) == ("Lingong Kong", "The Conversation")
@@ -196,7 +196,7 @@ def test_every_bundled_format_end_to_end(tmp_path):
     rows = read_dataset(str(tmp_path / "out")).to_table().to_pylist()
     (page,) = [r for r in rows if r["input_format"] == "html"]
     assert page["title"] == "Beijing Summit Brings Russia, North Korea, and China Together Amid Global Tensions"
-    assert (page["author"], page["date"], page["date_source"]) == ("Mei Lin Tan", dt.date(2025, 9, 2), "metadata")
+    assert (page["author"], page["date"], page["date_source"]) == ("Mei Lin Tan", dt.date(2025, 9, 2), "html_meta")
     assert page["url"] == "https://news.example.com/world/2025/09/02/beijing-summit"
     assert "All rights reserved" not in page["body"] and "Log in" not in page["body"]
     assert page["body"].startswith("In a rare show of unity")

@@ -16,7 +16,7 @@ import apache_beam as beam
 import yaml
 
 from schemas.article import Article
-from transforms import errors, line_classifier
+from transforms import errors, line_classifier, text_dates
 from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
 from transforms.errors import ArticleRejected, RulePackError
@@ -56,6 +56,8 @@ class CleanResult:
     body: str
     removed: tuple[dict[str, str], ...]
     meta: dict[str, str]
+    #: The body's language (`detect_language`), None when unsure.
+    language: str | None = None
 
 
 def load_rules(user_packs: Iterable[str] | str | None = None) -> tuple[Rule, ...]:
@@ -234,14 +236,36 @@ def clean_text(
             if match:
                 _lift(meta, match)
 
+    # 9. The publication date and the byline from the page's own lines (date lines and bylines
+    #    next to where the article's prose starts, month names in the body's language); their
+    #    lines leave the body, or are named for what they are if the classifier took them.
+    before = "\n\n".join(keep[i] for i in sorted(keep))
+    language = detect_language(before)
+    taken: dict[int, str] = {}
+    found = text_dates.find_publication_date(paragraphs, language)
+    if found:
+        day, source, date_index = found
+        meta["text_date"], meta["text_date_source"] = day.isoformat(), source
+        taken[date_index] = "text_byline" if source == "byline" else "text_date"
+    byline = text_dates.find_byline(paragraphs, language, found[2] if found else None)
+    if byline:
+        meta.setdefault("author", byline[0])
+        taken.setdefault(byline[1], "text_byline")
+    for i, rule in taken.items():
+        if i in keep:
+            drop(i, rule)
+        else:
+            removed[:] = [(j, rule if j == i and was == "line_classifier" else was, line) for j, was, line in removed]
+
     body = "\n\n".join(keep[i] for i in sorted(keep))
     ordered = tuple({"rule": rule, "text": line} for _, rule, line in sorted(removed, key=lambda r: r[0]))
-    return CleanResult(body, ordered, meta)
+    return CleanResult(body, ordered, meta, language if body == before else detect_language(body))
 
 
-def settle_date(meta_date: str | None, text_date: str | None, source_path: str) -> tuple[dt.date | None, str | None]:
-    """(date, where it came from): structured metadata, else the text, else the path, else none."""
-    for candidate, source in ((meta_date, "metadata"), (text_date, "text")):
+def settle_date(candidates: Iterable[tuple[str | None, str]], source_path: str) -> tuple[dt.date | None, str | None]:
+    """(date, where it came from): the first of ``candidates`` ((date text, source) pairs, most
+    trustworthy first) that parses, else the path's date, else none."""
+    for candidate, source in candidates:
         if candidate:
             parsed = parse_date_text(candidate)
             if parsed:
@@ -263,13 +287,18 @@ def clean_article(article: Article, rules: Iterable[Rule], repeated: frozenset[i
         raise ArticleRejected(
             f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", errors.NO_TEXT_AFTER_CLEANING
         )
-    published, source = settle_date(article.meta_date, result.meta.get("date"), article.source_path)
+    meta = result.meta
+    structured = "html_meta" if article.input_format == "html" else "feed"
+    published, source = settle_date(
+        [(article.meta_date, structured), (meta.get("date"), "rule"), (meta.get("text_date"), meta.get("text_date_source", "header"))],
+        article.source_path,
+    )
     return dataclasses.replace(
         article,
         text=None,  # the raw text is not needed downstream; do not carry it through NER
         meta_date=None,
         body=result.body,
-        language=detect_language(result.body),
+        language=result.language,
         removed=result.removed,
         title=article.title or result.meta.get("title"),
         author=article.author or result.meta.get("author"),

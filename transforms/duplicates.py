@@ -5,8 +5,9 @@
              -> each article's first copy (committed first, then lowest source id)
              -> mark: duplicate_of + similarity on the row | drop: a `DuplicateOf` record instead
 
-It runs after cleaning and before NER, so a dropped copy costs no NER. Only fingerprints are
-shuffled, never articles; the decisions (one per duplicate) reach the articles as a side input.
+`FindDuplicates` makes the decisions, `MarkDuplicates` applies them after cleaning and before
+NER, so a dropped copy costs no NER. Only fingerprints are shuffled, never articles; the
+decisions (one per duplicate) reach the articles as a side input.
 
 Committed articles' signatures live under the output (``_index/minhash-*.parquet``), a Parquet file
 per bundle (see `write_signatures`); a run reads only their ``keys`` column to find the rows that
@@ -140,6 +141,24 @@ class _LookupCommittedFn(beam.DoFn):
         yield from self._committed.alive(found) if found else ()
 
 
+def _shared_bucket(keyed: tuple[int, Iterable[tuple[str, bool]]]) -> Iterator[tuple[tuple[str, bool], int]]:
+    """A bucket's members -> (member, band key) for each, when it holds two members or more."""
+    key, members = keyed
+    members = set(members)
+    if len(members) > 1:
+        for member in members:
+            yield member, key
+
+
+def _shared_members(keyed: tuple[tuple[str, bool], dict[str, list]]) -> Iterator[tuple[int, tuple[Fingerprint, bool]]]:
+    """A member's signature and its shared buckets -> (band key, (fingerprint, committed)) each."""
+    (_, committed), found = keyed
+    fp = next(iter(found["signature"]), None)
+    if fp is not None:
+        for key in set(found["shared"]):
+            yield key, (fp, committed)
+
+
 def _bucket_candidates(keyed: tuple[int, Iterable[tuple[Fingerprint, bool]]], threshold: float) -> Iterator[tuple[str, tuple]]:
     """A bucket's members -> (article id, (its first copy in this bucket, similarity, committed))."""
     _, members = keyed
@@ -221,34 +240,33 @@ class _WriteDroppedFn(beam.DoFn):
         yield path
 
 
-class MarkDuplicates(beam.PTransform):
-    """Cleaned articles -> articles (marked, or without the dropped copies), with tagged outputs
-    ``found`` (a `DuplicateOf` per duplicate) and ``dropped`` (the dropped ones).
+def _check(policy: str) -> None:
+    if policy not in (MARK, DROP):
+        raise ValueError(f"policy {policy!r}: one of {MARK}, {DROP} (with {OFF}, leave the stage out)")
 
-    ``output``: where the run writes (its staging): the kept articles' signatures go to
-    ``_index/minhash-*.parquet`` there and dropped copies are listed in ``_duplicates/<run_id>.jsonl``.
-    ``fingerprint_from``: the same articles from a second read and clean, to fingerprint. Taken
-    from the articles themselves, the runner would hold every cleaned article until the last
-    decision is made (the decisions are a side input of the articles' own path); a second read
-    costs a little time and keeps memory flat.
+
+class FindDuplicates(beam.PTransform):
+    """Cleaned articles -> decisions, ``(article_id, (original_id, original_source_id, similarity,
+    committed, exact))`` for each duplicate; the kept articles' signatures are written to
+    ``output``'s ``_index/minhash-*.parquet`` (``output``: where the run writes, its staging).
+
+    The articles' own path must not wait for the decisions with the articles in hand: the runner
+    would hold every cleaned article until the last decision is made. So the pipeline fingerprints
+    a second read and clean of the same files, and the articles' path waits on the decisions at
+    the file list (`beam.transforms.util.WaitOn`), before its read: a little more time, flat memory.
     """
 
-    def __init__(
-        self, threshold: float, policy: str, output: str, run_id: str,
-        committed: CommittedSignatures | None = None, fingerprint_from=None,
-    ):  # fmt: skip
+    def __init__(self, threshold: float, policy: str, output: str, run_id: str, committed: CommittedSignatures | None = None):
         super().__init__()
-        self._fingerprint_from = fingerprint_from
-        if policy not in (MARK, DROP):
-            raise ValueError(f"policy {policy!r}: one of {MARK}, {DROP} (with {OFF}, leave the stage out)")
+        _check(policy)
         self._threshold, self._policy = threshold, policy
         self._output, self._run_id, self._committed = output, run_id, committed
 
     def expand(self, articles):
         threshold = self._threshold
-        source = self._fingerprint_from if self._fingerprint_from is not None else articles
-        fps = source | "Fingerprint" >> beam.Map(_fingerprint)
-        members = [fps | "RunKeys" >> beam.FlatMap(lambda fp: [(k, (fp, False)) for k in fp.keys])]
+        fps = articles | "Fingerprint" >> beam.Map(_fingerprint)
+        run = fps | "RunSignatures" >> beam.Map(lambda fp: ((fp.article_id, False), fp))
+        signed = [run]
         parts = list(self._committed.parts()) if self._committed is not None else []
         if parts:
             run_keys = fps | "KeysOnly" >> beam.FlatMap(lambda fp: fp.keys)
@@ -261,22 +279,49 @@ class MarkDuplicates(beam.PTransform):
                     _LookupCommittedFn(self._committed), beam.pvalue.AsList(run_keys), beam.pvalue.AsList(run_sources)
                 )
             )
-            members.append(committed | "CommittedKeys" >> beam.FlatMap(lambda fp: [(k, (fp, True)) for k in fp.keys]))
-        decisions = (
-            members
-            | "AllMembers" >> beam.Flatten()
+            signed.append(committed | "CommittedSignatures" >> beam.Map(lambda fp: ((fp.article_id, True), fp)))
+        signed = signed | "AllSignatures" >> beam.Flatten()
+        # Two shuffles, so that memory follows the run's duplicates, not its size: first only
+        # (band key, member id) pairs, to find the buckets that hold two articles or more; then
+        # the signatures of those buckets' members only.
+        shared = (
+            signed
+            | "Memberships" >> beam.FlatMap(lambda kv: [(k, kv[0]) for k in kv[1].keys])
             | "Buckets" >> beam.GroupByKey()
+            | "SharedBuckets" >> beam.FlatMap(_shared_bucket)
+        )
+        decisions = (
+            {"signature": signed | "Compact" >> beam.MapTuple(lambda member, fp: (member, dataclasses.replace(fp, keys=()))), "shared": shared}
+            | "WithSignatures" >> beam.CoGroupByKey()
+            | "SharedMembers" >> beam.FlatMap(_shared_members)
+            | "Meet" >> beam.GroupByKey()
             | "Candidates" >> beam.FlatMap(_bucket_candidates, threshold)
             | "PerArticle" >> beam.GroupByKey()
             | "Decide" >> beam.Map(_decide)
-        )
-        applied = articles | "Apply" >> beam.ParDo(_ApplyFn(self._policy), beam.pvalue.AsDict(decisions)).with_outputs(
-            "found", DROPPED, main="articles"
         )
         kept = fps
         if self._policy == DROP:
             kept = fps | "WithoutDropped" >> beam.Filter(lambda fp, found: fp.article_id not in found, beam.pvalue.AsDict(decisions))
         kept | "WriteSignatures" >> beam.ParDo(_WriteSignaturesFn(self._output, self._run_id))
+        return decisions
+
+
+class MarkDuplicates(beam.PTransform):
+    """Cleaned articles + the decisions of `FindDuplicates` -> articles (marked, or without the
+    dropped copies; every one with its ``body_sha256``), with tagged outputs ``found`` (a
+    `DuplicateOf` per duplicate) and ``dropped`` (the dropped ones, also listed in ``output``'s
+    ``_duplicates/<run_id>.jsonl``)."""
+
+    def __init__(self, policy: str, decisions, output: str, run_id: str):
+        super().__init__()
+        _check(policy)
+        self._policy, self._decisions = policy, decisions
+        self._output, self._run_id = output, run_id
+
+    def expand(self, articles):
+        applied = articles | "Apply" >> beam.ParDo(_ApplyFn(self._policy), beam.pvalue.AsDict(self._decisions)).with_outputs(
+            "found", DROPPED, main="articles"
+        )
         (
             applied[DROPPED]
             | "OneList" >> beam.WithKeys(lambda d: "dropped")
@@ -284,4 +329,3 @@ class MarkDuplicates(beam.PTransform):
             | "WriteDropped" >> beam.ParDo(_WriteDroppedFn(self._output, self._run_id))
         )
         return applied
-
