@@ -2,8 +2,8 @@
 
     files    = Match(--input) -> Reshuffle
     repeated = Match(--input) -> Read again -> line keys -> count per source (side input)
-    articles = Read -> Clean (+ metadata, date; repeated lines) -> Duplicates (mark or drop)
-               -> Entities (spaCy) -> Topics
+    articles = Read -> Clean (+ metadata, date; repeated lines) -> Duplicates (mark or drop;
+               the articles parked in files until the decisions are made) -> Entities (spaCy) -> Topics
     output   = Write Parquet (date=/topic=)  +  Write rejections  +  Summarize run
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import posixpath
 import shlex
 import sys
 from typing import Any, Callable
@@ -40,6 +41,7 @@ from transforms.failures import REJECTED, WriteRejections
 from transforms.match import MatchFiles
 from transforms.read import FILE_READS, SKIPPED, STALE, KnownInputs, ReadArticles
 from transforms.repeated_lines import CountRepeatedLines
+from transforms.spill import SPILL_DIR, ReadSpilled, SpillToFiles
 from transforms.topics import AssignTopics
 from transforms.write import WriteParquet
 
@@ -68,22 +70,22 @@ def build(
             config.repeated_lines_min_articles,
             config.repeated_lines_min_share,
         )
-    files, decisions = matched["files"], None
-    if config.dedup != OFF:
-        # Decided on a second read and clean of the same files; the articles' own path waits for
-        # the decisions at its file list, not holding its articles (see FindDuplicates).
-        again = matched["files"] | "ReadForDuplicates" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
-        recleaned = again.articles | "CleanForDuplicates" >> CleanArticles(config.rules, repeated)
-        # overwrite_partitions and rebuild remove committed rows only at publish: compare within the run only.
-        committed = OutputSignatures(config.output) if config.mode == "incremental" else None
-        decisions = recleaned.articles | "FindDuplicates" >> FindDuplicates(
-            config.near_dup_threshold, config.dedup, target, config.run_id, committed
-        )
-        files = files | "AfterDecisions" >> WaitOn(decisions)
-    read = files | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
+    read = matched["files"] | "Read" >> ReadArticles(config.max_article_bytes, config.jsonl_fields, known)
     cleaned = read.articles | "Clean" >> CleanArticles(config.rules, repeated)
     unique, duplicates = cleaned.articles, []
-    if decisions is not None:
+    if config.dedup != OFF:
+        # overwrite_partitions and rebuild remove committed rows only at publish: compare within the run only.
+        committed = OutputSignatures(config.output) if config.mode == "incremental" else None
+        decisions = unique | "FindDuplicates" >> FindDuplicates(
+            config.near_dup_threshold, config.dedup, target, config.run_id, committed
+        )
+        # The articles wait for the decisions parked in files, not in the runner's memory.
+        unique = (
+            unique
+            | "ParkArticles" >> SpillToFiles(posixpath.join(target, SPILL_DIR))
+            | "AfterDecisions" >> WaitOn(decisions)
+            | "UnparkArticles" >> ReadSpilled()
+        )
         marked = unique | "Duplicates" >> MarkDuplicates(config.dedup, decisions, target, config.run_id)
         unique, duplicates = marked.articles, [marked.found]
     with_entities = unique | "Entities" >> ExtractEntities(
@@ -222,6 +224,7 @@ def _run_locked(
         result = p.run()
         result.wait_until_finish()
     faults.reached("pipeline-finished")
+    output.discard_staged(config.run_id, SPILL_DIR)  # parked articles: not needed any more
     summary = output.amend_staged_summary(config.run_id, stage_seconds=stage_seconds(result), timeline=progress.timeline)
     if not summary["all_inputs_accounted_for"]:
         raise RuntimeError(

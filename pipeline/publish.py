@@ -61,6 +61,12 @@ class DatasetOutput:
         """Where the pipeline writes this run (an fsspec URL, so workers can reach it)."""
         return self.fs.unstrip_protocol(self._path(STAGING, run_id)) if "://" in self.url else self._path(STAGING, run_id)
 
+    def discard_staged(self, run_id: str, folder: str) -> None:
+        """Delete a folder of the run's staging that is not published (parked intermediate data)."""
+        path = self._path(STAGING, run_id, folder)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
     def manifest_path(self, run_id: str) -> str:
         return self._path(RUNS, f"{run_id}.json")
 

@@ -111,6 +111,7 @@ def test_mark_within_and_across_runs(variants, tmp_path, ruler_model):
     assert manifest["duplicates"]["marked"] == 3 and manifest["duplicates"]["exact"] + manifest["duplicates"]["near"] == 3
     report = (out / "_runs" / f"{manifest['run_id']}.html").read_text()
     assert "b_003_edited.txt" in report and "f_001_page.html" in report  # the report lists the copies
+    assert not list(out.rglob("*.spill"))  # the articles parked while the decisions were made are gone
 
     # The next day a re-wrapped copy of a committed article arrives: found in the index.
     later = tmp_path / "later"
@@ -170,3 +171,28 @@ def test_an_updated_article_is_not_a_copy_of_its_own_earlier_version(tmp_path, r
     manifest = run(["--input", str(inbox), *_flags(ruler_model, out, "--dedup", "drop")])
     assert manifest["articles_written"] == 1 and manifest["duplicates_dropped"] == 0
     assert [r["duplicate_of"] for r in _rows(out).values()] == [None]
+
+
+def test_parked_articles_come_back_whole_and_in_their_windows(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+    from apache_beam.transforms import window
+
+    from tests.conftest import test_pipeline
+    from transforms.spill import ReadSpilled, SpillToFiles
+
+    elements = [(i % 2, {"id": i, "text": "ü" * i}) for i in range(50)]
+    with test_pipeline() as p:
+        back = (
+            p
+            | beam.Create(elements)
+            | beam.Map(lambda e: window.TimestampedValue(e, e[1]["id"] // 10 * 60))  # five minutes of ten
+            | beam.WindowInto(window.FixedWindows(60))
+            | SpillToFiles(str(tmp_path / "park"))
+            | ReadSpilled()
+        )
+        counted = back | beam.combiners.Count.PerKey()
+        assert_that(back, equal_to(elements), label="whole")
+        # per window, not over the whole: five of each key in each of the five minutes
+        assert_that(counted, equal_to([(0, 5), (1, 5)] * 5), label="windows")
+    assert len(list((tmp_path / "park").glob("*.spill"))) >= 5

@@ -250,10 +250,9 @@ class FindDuplicates(beam.PTransform):
     committed, exact))`` for each duplicate; the kept articles' signatures are written to
     ``output``'s ``_index/minhash-*.parquet`` (``output``: where the run writes, its staging).
 
-    The articles' own path must not wait for the decisions with the articles in hand: the runner
-    would hold every cleaned article until the last decision is made. So the pipeline fingerprints
-    a second read and clean of the same files, and the articles' path waits on the decisions at
-    the file list (`beam.transforms.util.WaitOn`), before its read: a little more time, flat memory.
+    The articles' own path must not wait for the decisions with the articles in the runner's
+    memory (a single-process runner would hold every cleaned article until the last decision is
+    made): the pipeline parks them in files meanwhile (`transforms.spill`).
     """
 
     def __init__(self, threshold: float, policy: str, output: str, run_id: str, committed: CommittedSignatures | None = None):
