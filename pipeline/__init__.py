@@ -1,3 +1,3 @@
 """News-article ingestion pipeline on Apache Beam: read, clean, enrich, write Parquet."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

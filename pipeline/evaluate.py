@@ -77,10 +77,11 @@ def _cached(fn: Callable):
     return _CACHE[fn]
 
 
-def page_language(cleaning_dir: str, page: str) -> str:
-    """``en``, ``de`` or ``other`` from the page's meta.json (``en`` without one: the English set)."""
-    meta = _meta(cleaning_dir, page)
-    language = meta.get("language", "en")
+def page_language(cleaning_dir: str, page: str) -> str | None:
+    """``en``, ``de`` or ``other`` from the page's meta.json; None when it gives no language."""
+    language = _meta(cleaning_dir, page).get("language")
+    if language is None:
+        return None
     return language if language in ("en", "de") else "other"
 
 
@@ -91,7 +92,7 @@ def _meta(folder: str, page: str) -> dict:
 
 def evaluate_cleaning(cleaning_dir: str, html_dir: str | None = None, clean: Callable[[str], str] = clean_file) -> dict:
     """Scores of the pipeline and of no cleaning on every page of a development set, overall and
-    per language (``by_language``: en, de, other)."""
+    per language (``by_language``: en, de, other; only for sets whose meta.json give it)."""
     system, baseline, languages = [], [], []
     for page in page_ids(cleaning_dir):
         gold = _read(os.path.join(cleaning_dir, f"{page}.gold.txt"))

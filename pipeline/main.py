@@ -220,11 +220,13 @@ def _run_locked(
     p = beam.Pipeline(runner=runner, options=options)
     build(p, config, target=staging, known_inputs=known)
     say_progress = say if config.verbosity >= 0 else None
-    with interruptible(), ProgressReporter(staging, len(plan.unique), config.progress_interval, say_progress) as progress:
-        result = p.run()
-        result.wait_until_finish()
+    try:
+        with interruptible(), ProgressReporter(staging, len(plan.unique), config.progress_interval, say_progress) as progress:
+            result = p.run()
+            result.wait_until_finish()
+    finally:
+        output.discard_staged(config.run_id, SPILL_DIR)  # parked articles: never published, maybe large
     faults.reached("pipeline-finished")
-    output.discard_staged(config.run_id, SPILL_DIR)  # parked articles: not needed any more
     summary = output.amend_staged_summary(config.run_id, stage_seconds=stage_seconds(result), timeline=progress.timeline)
     if not summary["all_inputs_accounted_for"]:
         raise RuntimeError(

@@ -111,7 +111,6 @@ def test_mark_within_and_across_runs(variants, tmp_path, ruler_model):
     assert manifest["duplicates"]["marked"] == 3 and manifest["duplicates"]["exact"] + manifest["duplicates"]["near"] == 3
     report = (out / "_runs" / f"{manifest['run_id']}.html").read_text()
     assert "b_003_edited.txt" in report and "f_001_page.html" in report  # the report lists the copies
-    assert not list(out.rglob("*.spill"))  # the articles parked while the decisions were made are gone
 
     # The next day a re-wrapped copy of a committed article arrives: found in the index.
     later = tmp_path / "later"
@@ -171,6 +170,23 @@ def test_an_updated_article_is_not_a_copy_of_its_own_earlier_version(tmp_path, r
     manifest = run(["--input", str(inbox), *_flags(ruler_model, out, "--dedup", "drop")])
     assert manifest["articles_written"] == 1 and manifest["duplicates_dropped"] == 0
     assert [r["duplicate_of"] for r in _rows(out).values()] == [None]
+
+
+@pytest.mark.e2e
+def test_parked_articles_are_deleted_before_the_publish(variants, tmp_path, ruler_model, monkeypatch):
+    import pipeline.main
+
+    def stop(point):
+        if point == "pipeline-finished":
+            raise RuntimeError("stopped before the publish")
+
+    monkeypatch.setattr(pipeline.main.faults, "reached", stop)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="stopped before the publish"):
+        run(["--input", str(variants), *_flags(ruler_model, out)])
+    (staging,) = (out / "_staging").iterdir()
+    assert list(staging.glob("_index/minhash-*.parquet"))  # the run's other staged files are there
+    assert not (staging / "_spill").exists()
 
 
 def test_parked_articles_come_back_whole_and_in_their_windows(tmp_path):

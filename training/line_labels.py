@@ -1,13 +1,21 @@
 """Line labels: fraction of a line's tokens aligned to the gold body (difflib on token sequences)."""
 import difflib, json, os, re, sys
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "eval", "cleaning")
+EVAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "eval")
+DATA = os.path.join(EVAL, "cleaning")
 TOK = re.compile(r"\w+", re.UNICODE)
 
-def page_ids():
-    return sorted(f[:-9] for f in os.listdir(DATA) if f.endswith(".gold.txt"))
+def page_ids(sets=("cleaning",)):
+    """Page ids; pages of another set than cleaning/ are named '<set>/<id>'."""
+    ids = []
+    for name in sets:
+        folder = os.path.join(EVAL, name)
+        prefix = "" if name == "cleaning" else name + "/"
+        ids += sorted(prefix + f[:-9] for f in os.listdir(folder) if f.endswith(".gold.txt"))
+    return ids
 
 def load(pid):
-    r = lambda s: open(os.path.join(DATA, pid + s), encoding="utf-8", errors="replace").read()
+    folder, page = (DATA, pid) if "/" not in pid else (os.path.join(EVAL, pid.split("/")[0]), pid.split("/", 1)[1])
+    r = lambda s: open(os.path.join(folder, page + s), encoding="utf-8", errors="replace").read()
     return r(".input.txt"), r(".gold.txt"), json.loads(r(".meta.json"))["url"]
 
 def split_lines(text):

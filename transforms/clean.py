@@ -238,24 +238,36 @@ def clean_text(
 
     # 9. The publication date and the byline from the page's own lines (date lines and bylines
     #    next to where the article's prose starts, month names in the body's language); their
-    #    lines leave the body, or are named for what they are if the classifier took them.
+    #    lines leave the body, or are named for what they are if the classifier or the title
+    #    step took them. In article-shaped text only lines above the first kept sentence count:
+    #    a date line inside an article is part of the story.
     before = "\n\n".join(keep[i] for i in sorted(keep))
     language = detect_language(before)
+    top = len(paragraphs) if whole_page else next((i for i in sorted(keep) if is_sentence(keep[i])), len(paragraphs))
+
+    def usable(i: int) -> bool:
+        # Not below the text's top in an article, and not a paragraph a rule kept part of.
+        return i < top and keep.get(i, paragraphs[i]) == paragraphs[i]
+
     taken: dict[int, str] = {}
     found = text_dates.find_publication_date(paragraphs, language)
-    if found:
+    if found and usable(found[2]):
         day, source, date_index = found
         meta["text_date"], meta["text_date_source"] = day.isoformat(), source
         taken[date_index] = "text_byline" if source == "byline" else "text_date"
     byline = text_dates.find_byline(paragraphs, language, found[2] if found else None)
-    if byline:
+    if byline and usable(byline[1]):
         meta.setdefault("author", byline[0])
         taken.setdefault(byline[1], "text_byline")
     for i, rule in taken.items():
         if i in keep:
             drop(i, rule)
-        else:
-            removed[:] = [(j, rule if j == i and was == "line_classifier" else was, line) for j, was, line in removed]
+            continue
+        for k, (j, was, line) in enumerate(removed):
+            if j == i and was in ("line_classifier", "title"):
+                removed[k] = (j, rule, line)
+                if was == "title" and meta.get("title") == line:
+                    del meta["title"]  # a date line or a byline is no headline
 
     body = "\n\n".join(keep[i] for i in sorted(keep))
     ordered = tuple({"rule": rule, "text": line} for _, rule, line in sorted(removed, key=lambda r: r[0]))

@@ -10,7 +10,7 @@ NER, so a dropped copy costs no NER. Only fingerprints are shuffled, never artic
 decisions (one per duplicate) reach the articles as a side input.
 
 Committed articles' signatures live under the output (``_index/minhash-*.parquet``), a Parquet file
-per bundle (see `write_signatures`); a run reads only their ``keys`` column to find the rows that
+per bundle and window (see `_WriteSignaturesFn`); a run reads only their ``keys`` column to find the rows that
 share a key with its own articles, so memory follows the run's size, not the index's. Whether a
 committed candidate is still in the dataset (not replaced, rebuilt away or rejected since) is
 asked of ``committed.alive``, which the pipeline layer provides from its committed-input index.
@@ -91,11 +91,8 @@ class CommittedSignatures(Protocol):
         """Those of ``candidates`` whose article is still in the dataset."""
 
 
-def write_signatures(fs: fsspec.AbstractFileSystem, path: str, fingerprints: Sequence[Fingerprint]) -> None:
-    """Under a hidden name first: a worker killed mid-write leaves no half file for the publish."""
-    table = pa.Table.from_pylist([_row(fp) for fp in fingerprints], schema=SIGNATURE_SCHEMA)
-    with PendingFile(fs, path, ".inprogress") as out:
-        pq.write_table(table, out, compression="zstd")
+def _table(fingerprints: Sequence[Fingerprint]) -> pa.Table:
+    return pa.Table.from_pylist([_row(fp) for fp in fingerprints], schema=SIGNATURE_SCHEMA)
 
 
 def _row(fp: Fingerprint) -> dict[str, Any]:
@@ -141,7 +138,21 @@ class _LookupCommittedFn(beam.DoFn):
         yield from self._committed.alive(found) if found else ()
 
 
-def _shared_bucket(keyed: tuple[int, Iterable[tuple[str, bool]]]) -> Iterator[tuple[tuple[str, bool], int]]:
+def _member(article_id: str, committed: bool) -> tuple[int, bool]:
+    """A bucket member's id: 64 bits of its article id (a hex digest) as a signed integer."""
+    return int(article_id[:16], 16) - (1 << 63), committed
+
+
+def _pack(fp: Fingerprint) -> tuple[str, str, bytes, bytes]:
+    return fp.article_id, fp.source_id, bytes.fromhex(fp.body_sha256), fp.signature
+
+
+def _unpack(packed: tuple[str, str, bytes, bytes]) -> Fingerprint:
+    article_id, source_id, sha, sig = packed
+    return Fingerprint(article_id, source_id, sha.hex(), sig, ())
+
+
+def _shared_bucket(keyed: tuple[int, Iterable[tuple[int, bool]]]) -> Iterator[tuple[tuple[int, bool], int]]:
     """A bucket's members -> (member, band key) for each, when it holds two members or more."""
     key, members = keyed
     members = set(members)
@@ -150,19 +161,19 @@ def _shared_bucket(keyed: tuple[int, Iterable[tuple[str, bool]]]) -> Iterator[tu
             yield member, key
 
 
-def _shared_members(keyed: tuple[tuple[str, bool], dict[str, list]]) -> Iterator[tuple[int, tuple[Fingerprint, bool]]]:
-    """A member's signature and its shared buckets -> (band key, (fingerprint, committed)) each."""
+def _shared_members(keyed: tuple[tuple[int, bool], dict[str, Iterable]]) -> Iterator[tuple[int, tuple[tuple, bool]]]:
+    """A member's packed signature and its shared buckets -> (band key, (packed, committed)) each."""
     (_, committed), found = keyed
-    fp = next(iter(found["signature"]), None)
-    if fp is not None:
+    packed = next(iter(found["signature"]), None)
+    if packed is not None:
         for key in set(found["shared"]):
-            yield key, (fp, committed)
+            yield key, (packed, committed)
 
 
-def _bucket_candidates(keyed: tuple[int, Iterable[tuple[Fingerprint, bool]]], threshold: float) -> Iterator[tuple[str, tuple]]:
+def _bucket_candidates(keyed: tuple[int, Iterable[tuple[tuple, bool]]], threshold: float) -> Iterator[tuple[str, tuple]]:
     """A bucket's members -> (article id, (its first copy in this bucket, similarity, committed))."""
     _, members = keyed
-    members = list({(fp.article_id, committed): (fp, committed) for fp, committed in members}.values())
+    members = list({(packed[0], committed): (_unpack(packed), committed) for packed, committed in members}.values())
     if len(members) < 2:
         return
     members.sort(key=rank)  # committed first, then source order
@@ -205,7 +216,10 @@ class _ApplyFn(beam.DoFn):
 
 
 class _WriteSignaturesFn(beam.DoFn):
-    """The kept articles' fingerprints -> one signature file per bundle and window."""
+    """The kept articles' fingerprints -> one signature file per bundle and window, written
+    ``ROW_GROUP`` rows at a time so a big bundle is never held whole."""
+
+    ROW_GROUP = 4096
 
     def __init__(self, output: str, run_id: str):
         self._output, self._run_id = output, run_id
@@ -214,18 +228,28 @@ class _WriteSignaturesFn(beam.DoFn):
         self._fs, self._root = fsspec.core.url_to_fs(self._output)
 
     def start_bundle(self) -> None:
-        self._buffers: dict[Any, list[Fingerprint]] = {}
+        self._files: dict[Any, tuple[PendingFile, pq.ParquetWriter, list[Fingerprint]]] = {}
 
     def process(self, fp: Fingerprint, window=beam.DoFn.WindowParam) -> None:
-        self._buffers.setdefault(window, []).append(fp)
+        if window not in self._files:
+            name = SIGNATURES.replace("*", f"{self._run_id}{window_suffix(window)}-{uuid.uuid4().hex[:12]}")
+            pending = PendingFile(self._fs, posixpath.join(self._root, name), ".inprogress")
+            self._files[window] = (pending, pq.ParquetWriter(pending.out, SIGNATURE_SCHEMA, compression="zstd"), [])
+        _, writer, rows = self._files[window]
+        rows.append(fp)
+        if len(rows) >= self.ROW_GROUP:
+            writer.write_table(_table(rows))
+            rows.clear()
 
     def finish_bundle(self) -> Iterator[Any]:
-        for window, fps in self._buffers.items():
-            name = SIGNATURES.replace("*", f"{self._run_id}{window_suffix(window)}-{uuid.uuid4().hex[:12]}")
-            path = posixpath.join(self._root, name)
-            self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
-            write_signatures(self._fs, path, fps)
-            yield WindowedValue(path, window.max_timestamp(), [window])
+        for window, (pending, writer, rows) in self._files.items():
+            if rows:
+                writer.write_table(_table(rows))
+            writer.close()
+            pending.finish()
+            pending.rename()  # under its hidden name until complete: a killed worker leaves no half file
+            yield WindowedValue(pending.final, window.max_timestamp(), [window])
+        self._files = {}
 
 
 class _WriteDroppedFn(beam.DoFn):
@@ -280,17 +304,18 @@ class FindDuplicates(beam.PTransform):
             )
             signed.append(committed | "CommittedSignatures" >> beam.Map(lambda fp: ((fp.article_id, True), fp)))
         signed = signed | "AllSignatures" >> beam.Flatten()
-        # Two shuffles, so that memory follows the run's duplicates, not its size: first only
-        # (band key, member id) pairs, to find the buckets that hold two articles or more; then
-        # the signatures of those buckets' members only.
+        # Two shuffles, so that signatures travel once per article, not once per band: first
+        # only (band key, member id) pairs, to find the buckets that hold two articles or more;
+        # then each article's signature, joined to its shared buckets (most buckets hold one).
+        # Both carry plain tuples of ints, strings and bytes, which Beam encodes compactly.
         shared = (
             signed
-            | "Memberships" >> beam.FlatMap(lambda kv: [(k, kv[0]) for k in kv[1].keys])
+            | "Memberships" >> beam.FlatMap(lambda kv: [(k, _member(*kv[0])) for k in kv[1].keys])
             | "Buckets" >> beam.GroupByKey()
             | "SharedBuckets" >> beam.FlatMap(_shared_bucket)
         )
         decisions = (
-            {"signature": signed | "Compact" >> beam.MapTuple(lambda member, fp: (member, dataclasses.replace(fp, keys=()))), "shared": shared}
+            {"signature": signed | "Compact" >> beam.MapTuple(lambda member, fp: (_member(*member), _pack(fp))), "shared": shared}
             | "WithSignatures" >> beam.CoGroupByKey()
             | "SharedMembers" >> beam.FlatMap(_shared_members)
             | "Meet" >> beam.GroupByKey()

@@ -4,8 +4,9 @@
 A single-process runner keeps any PCollection that waits for another in memory; a distributed
 runner shuffles it to disk. `SpillToFiles` writes the elements as they come (one file per bundle
 and window, length-prefixed pickles) and passes on only the files' paths, which are small;
-`ReadSpilled` streams the elements back, each in the window of its file. A file's path is
-emitted only once the file is closed, so a failed bundle's half-written file is never read.
+`ReadSpilled` streams the elements back, each in the window of its file (with that window's
+end as timestamp: the elements' own timestamps are not kept). A file's path is emitted only
+once the file is closed, so a failed bundle's half-written file is never read.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class _SpillFn(beam.DoFn):
         self._fs, self._root = fsspec.core.url_to_fs(self._folder)
 
     def start_bundle(self) -> None:
+        self.teardown()  # a failed bundle's files: closed, never passed on
         self._open: dict[Any, tuple[str, BinaryIO]] = {}
 
     def process(self, element: Any, window=beam.DoFn.WindowParam) -> None:
@@ -53,6 +55,7 @@ class _SpillFn(beam.DoFn):
     def teardown(self) -> None:
         for _, out in getattr(self, "_open", {}).values():
             out.close()
+        self._open = {}
 
 
 def read_spilled(path: str) -> Iterator[Any]:
