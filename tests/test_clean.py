@@ -312,6 +312,14 @@ def test_a_byline_is_never_the_title():
     assert "Jane Doe" not in result.body
 
 
+def test_a_byline_over_several_lines_leaves_the_body_whole():
+    page = PAGE.replace("By Joseph Tsidulko November 19, 2019, 07:47 PM EST", "November 19, 2019\nBy\nJoseph Tsidulko\nMaria Example")
+    article = clean_article(_article(page, "incoming/page.txt"), RULES)
+    assert article.author == "Joseph Tsidulko, Maria Example"
+    assert "Tsidulko" not in article.body and "Maria Example" not in article.body
+    assert [r["text"] for r in article.removed if r["rule"] == "text_byline"] == ["By", "Joseph Tsidulko", "Maria Example"]
+
+
 def test_nothing_left_after_cleaning_is_a_rejection():
     with pytest.raises(ArticleRejected) as info:
         clean_article(_article("Share post:\n\nDate:\n"), RULES)

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from transforms.text_dates import dates_in_line, find_byline, find_publication_date
+from transforms.text_dates import byline_lines, dates_in_line, find_byline, find_publication_date
 
 D = dt.date
 
@@ -263,6 +263,9 @@ def test_byline_on_the_date_line_and_by_on_its_own_line():
     assert find_byline(lines, "en", found[2])[0] == "Yasmine Hassan"
     lines = page(["Headline", "06 February 2026", "By", "Rachel Brazil", "Mia Example"])
     assert find_byline(lines, "en")[0] == "Rachel Brazil, Mia Example"
+    by = lines.index("By")
+    assert list(byline_lines(lines, find_byline(lines, "en")[1])) == [by, by + 1, by + 2]  # the name lines too
+    assert list(byline_lines(lines, lines.index("06 February 2026"))) == [lines.index("06 February 2026")]
 
 
 def test_no_byline_from_sentences_captions_or_labels():

@@ -258,7 +258,9 @@ def clean_text(
     byline = text_dates.find_byline(paragraphs, language, found[2] if found else None)
     if byline and usable(byline[1]):
         meta.setdefault("author", byline[0])
-        taken.setdefault(byline[1], "text_byline")
+        for i in text_dates.byline_lines(paragraphs, byline[1]):
+            if usable(i):
+                taken.setdefault(i, "text_byline")
     for i, rule in taken.items():
         if i in keep:
             drop(i, rule)

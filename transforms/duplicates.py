@@ -121,8 +121,7 @@ def _fingerprint(article: Article) -> Fingerprint:
 class _LookupCommittedFn(beam.DoFn):
     """A committed signature file -> its fingerprints that share a key with this run's."""
 
-    def __init__(self, committed: CommittedSignatures):
-        self._committed = committed
+    def __init__(self):
         self._keys: tuple[Any, pa.Array, set[str]] | None = None
 
     def process(self, part: str, run_keys: list[int], run_sources: list[str], window=beam.DoFn.WindowParam) -> Iterator[Fingerprint]:
@@ -135,7 +134,11 @@ class _LookupCommittedFn(beam.DoFn):
         except (OSError, ValueError, pa.ArrowException) as exc:
             _LOG.warning("skipping unreadable signature file %s: %s", part, exc)
             return
-        yield from self._committed.alive(found) if found else ()
+        yield from found
+
+
+def _alive(keyed: tuple[Any, Iterable[Fingerprint]], committed: CommittedSignatures) -> Iterable[Fingerprint]:
+    return committed.alive(list(keyed[1]))
 
 
 def _member(article_id: str, committed: bool) -> tuple[int, bool]:
@@ -298,9 +301,11 @@ class FindDuplicates(beam.PTransform):
                 articles.pipeline
                 | "CommittedParts" >> beam.Create(parts)
                 | "Spread" >> beam.Reshuffle()
-                | "LookupCommitted" >> beam.ParDo(
-                    _LookupCommittedFn(self._committed), beam.pvalue.AsList(run_keys), beam.pvalue.AsList(run_sources)
-                )
+                | "LookupCommitted" >> beam.ParDo(_LookupCommittedFn(), beam.pvalue.AsList(run_keys), beam.pvalue.AsList(run_sources))
+                # Few (only those sharing a key with the run): asked together, one index scan.
+                | "CommittedCandidates" >> beam.WithKeys(lambda fp: 0)
+                | "Together" >> beam.GroupByKey()
+                | "StillInDataset" >> beam.FlatMap(_alive, self._committed)
             )
             signed.append(committed | "CommittedSignatures" >> beam.Map(lambda fp: ((fp.article_id, True), fp)))
         signed = signed | "AllSignatures" >> beam.Flatten()

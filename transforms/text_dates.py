@@ -624,15 +624,7 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             dates = dates_in_line(rest, _languages(language), dt.date.max) if _YEAR_HINT.search(rest) else []
             names, strength = _author_names(rest[: dates[0].start] if dates else rest, True), 2
             if names is None and not line[marker.end():].strip() and i + 1 < len(lines):
-                # "By" on a line of its own, the names on the next ones (one per line).
-                parts: list[str] = []
-                for j in range(i + 1, min(len(lines), i + 8)):
-                    got = _author_names(lines[j].rstrip("0123456789,&… "), False)
-                    if not got or len(got) != 1 or len(got[0].split()) < 2 or _OUTLET.search(got[0]):
-                        break
-                    if got[0] not in parts:
-                        parts.append(got[0])
-                names, strength = (parts or None), 2
+                names, strength = (_names_below(lines, i)[0] or None), 2
         elif _YEAR_HINT.search(line) and date_index is not None and abs(i - date_index) <= 2:
             d = _read_date_line(i, line, "", _languages(language), dt.date.max)
             if d and d.other:
@@ -656,6 +648,30 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             best, best_key = (", ".join(names), i), key
     return best
 
+
+
+def _names_below(lines: list[str], i: int) -> tuple[list[str], int]:
+    """("By" on line ``i`` on its own) the names on the next lines, one per line, and the index
+    of the last of those lines (``i`` when there is none)."""
+    parts: list[str] = []
+    last = i
+    for j in range(i + 1, min(len(lines), i + 8)):
+        got = _author_names(lines[j].rstrip("0123456789,&… "), False)
+        if not got or len(got) != 1 or len(got[0].split()) < 2 or _OUTLET.search(got[0]):
+            break
+        if got[0] not in parts:
+            parts.append(got[0])
+        last = j
+    return parts, last
+
+
+def byline_lines(lines: list[str], index: int) -> range:
+    """The lines the byline `find_byline` found at ``index`` takes: that line, and the name
+    lines below a "By" that stands on a line of its own."""
+    marker = _BY.match(lines[index])
+    if marker and not lines[index][marker.end():].strip():
+        return range(index, _names_below(lines, index)[1] + 1)
+    return range(index, index + 1)
 
 
 def _names_on_date_line(line: str, languages: tuple[str, ...]) -> list[str] | None:
