@@ -273,7 +273,8 @@ def clean_text(
 
     body = "\n\n".join(keep[i] for i in sorted(keep))
     ordered = tuple({"rule": rule, "text": line} for _, rule, line in sorted(removed, key=lambda r: r[0]))
-    return CleanResult(body, ordered, meta, language if body == before else detect_language(body))
+    # The language of the text before the date line and byline left: the same, at one detection.
+    return CleanResult(body, ordered, meta, language)
 
 
 def settle_date(candidates: Iterable[tuple[str | None, str]], source_path: str) -> tuple[dt.date | None, str | None]:
