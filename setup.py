@@ -40,6 +40,8 @@ setup(
         "datasketch>=1.6,<3",
         # Holds NumPy's BLAS to one thread per worker (--ner_gemm numpy).
         "threadpoolctl>=3.1,<4",
+        # --table_format delta: the Delta Lake transaction log (delta-rs; no JVM, no cloud SDK).
+        "deltalake>=1.6,<2",
         # Beam's stager packages this project with it for --setup_file (else: "No module named build").
         "build>=1,<2",
     ],

@@ -66,6 +66,8 @@ class RunConfig:
     #: Seconds between progress lines (0: none).
     progress_interval: float = 10.0
     near_dup_threshold: float = 0.8
+    #: hive or delta (`pipeline.delta_table`).
+    table_format: str = "hive"
 
 
 def resolve(options: IngestOptions) -> RunConfig:
@@ -177,6 +179,7 @@ def resolve(options: IngestOptions) -> RunConfig:
         dedup=opts.dedup,
         progress_interval=opts.progress_interval,
         near_dup_threshold=opts.near_dup_threshold,
+        table_format=opts.table_format,
     )
 
 

@@ -118,6 +118,7 @@ def overview(out: DatasetOutput, show_all: bool = False) -> dict[str, Any]:
     rejected = _rejected_inputs(out, manifests, None if show_all else LIST_LIMIT)
     return {
         "output": out.url,
+        "table": {"format": out.table_format, "version": out.delta.version() if out.delta and out.has_delta_log() else None},
         "schema_version": {
             "files": dict(collections.Counter(f["schema_version"] or "unknown" for f in files)),
             "manifests": dict(collections.Counter(str(m.get("schema_version", "unknown")) for m in manifests)),
@@ -137,25 +138,25 @@ def overview(out: DatasetOutput, show_all: bool = False) -> dict[str, Any]:
 
 
 def _file_facts(out: DatasetOutput) -> list[dict[str, Any]]:
-    """Per published Parquet file: partition, rows and schema version (from its footer), bytes."""
-    found = out.fs.glob(posixpath.join(out.root, "date=*", "topic=*", "*.parquet"), detail=True)
+    """Per published Parquet file (of a Delta table: of its current version): partition, rows
+    and schema version (from its footer), bytes."""
 
-    def facts(path: str) -> dict[str, Any]:
+    def facts(rel: str) -> dict[str, Any]:
+        path = posixpath.join(out.root, rel)
         with out.fs.open(path, "rb") as f:
             meta = pq.read_metadata(f)
         version = (meta.metadata or {}).get(SCHEMA_VERSION_KEY)
-        rel = posixpath.relpath(path, out.root)
         return {
             "file": rel,
             "partition": posixpath.dirname(rel),
             "rows": meta.num_rows,
-            "bytes": found[path].get("size") or 0,
+            "bytes": out.fs.size(path) or 0,
             "schema_version": version.decode() if version else None,
         }
 
     # Footers are small reads; on an object store they are slow one at a time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(facts, sorted(found)))
+        return list(pool.map(facts, out.partition_files()))
 
 
 def _partition_values(partition: str) -> dict[str, str | None]:
@@ -373,6 +374,8 @@ def _article_record(article: Any) -> dict[str, Any]:
 def render_overview(facts: dict[str, Any], show_all: bool = False) -> list[str]:
     lines = [f"dataset {facts['output']}"]
     lines += [f"warning: {w}" for w in facts["warnings"]]
+    if facts["table"]["format"] == "delta":
+        lines.append(f"table format    Delta Lake, version {facts['table']['version']} (the files below are this version's)")
     versions = facts["schema_version"]
     lines.append(
         f"schema version  {_counted(versions['files'], 'file') or 'no data files'}"

@@ -174,7 +174,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     streaming, standard.streaming = standard.streaming, False  # a watch loop runs each window as a batch
     runner = _runner(options, streaming)
     try:
-        output = DatasetOutput(config.output)
+        output = DatasetOutput(config.output, config.table_format)
     except ImportError as exc:  # fsspec: "Install s3fs to access S3" and the like
         raise UsageError(f"--output {config.output}: {exc}") from exc
     plan = plan_run(config, output)
@@ -184,6 +184,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         say(f"nothing to do: no --input matched a file; {config.output} was not touched")
         return {"run_id": config.run_id, "published": False, "unmatched_patterns": plan.unmatched, "articles_rejected": 0, "articles_written": 0}
     if is_dry_run:
+        if not output.interrupted_publishes():  # else the next run's recovery may change the answer
+            output.check_table_format()
         return dry_run(config, output, plan, say)
     output.check_writable()
     if streaming:
@@ -208,6 +210,7 @@ def _run_locked(
 ) -> dict[str, Any]:
     """One run with the output's lock held: plan, pipeline, publish, summary. ``interruptible``
     wraps the pipeline only (a stop request may end it; never the publish)."""
+    output.check_table_format()  # after the recovery: a rolled-forward publish may create the table
     if config.mode != "rebuild":  # a rebuild replaces every file, whatever its schema
         check_schema(output)
     plan = plan_run(config, output)  # under the lock: another run may have committed meanwhile

@@ -217,6 +217,15 @@ class IngestOptions(PipelineOptions):
             "--max_rows_per_file; 1 turns merging off. Default: %(default)s.",
         )
         parser.add_argument(
+            "--table_format",
+            choices=("hive", "delta"),
+            default="hive",
+            help="hive: the date=/topic= folders are the dataset. delta: the output is a Delta Lake table over the "
+            "same folders, each run (each window when streaming) one commit, with time travel; see the README. An "
+            "output stays in the format it was created in (python -m pipeline.convert turns a Hive dataset into a "
+            "Delta table). Default: %(default)s.",
+        )
+        parser.add_argument(
             "--compression",
             choices=("zstd", "snappy", "gzip", "none"),
             default="zstd",

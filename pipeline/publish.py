@@ -32,27 +32,46 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import ledger, lock
+from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, table_uri
 from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import RUNS, ledger_path
 from schemas.article import source_id, split_source_id
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURES
 from transforms.errors import UsageError
-from transforms.parquet_files import PendingFile, merge_files
+from transforms.parquet_files import PendingFile, merge_files, part_name
 
 STAGING = "_staging"
 SUCCESS = "_SUCCESS"
 JOURNAL = "_PUBLISHING"
+TABLE_FORMATS = ("hive", "delta")
 _LOG = logging.getLogger(__name__)
 
 
 class DatasetOutput:
-    """One output dataset root, reached through fsspec."""
+    """One output dataset root, reached through fsspec. ``table_format``: hive (the folders are
+    the dataset) or delta (a Delta table's log names its files, `pipeline.delta_table`); None
+    reads it from the output (delta when it has a Delta log)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, table_format: str | None = None):
         self.url = url.rstrip("/") or "/"
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         self.root = self.root.rstrip("/") or "/"
+        self.table_format = table_format or ("delta" if self.has_delta_log() else "hive")
+        self.delta = DeltaLog(table_uri(self.url, self.fs, self.root)) if self.table_format == "delta" else None
+
+    def has_delta_log(self) -> bool:
+        return self.fs.exists(self._path(DELTA_LOG))
+
+    def check_table_format(self) -> None:
+        """Stop before any work when the output is in the other table format."""
+        if self.table_format == "hive" and self.has_delta_log():
+            raise UsageError(f"--output {self.url} is a Delta table: run with --table_format delta")
+        if self.table_format == "delta" and not self.has_delta_log() and self._hive_files():
+            raise UsageError(
+                f"--output {self.url} holds a Hive-layout dataset: convert it first (python -m pipeline.convert "
+                f"{self.url}), or run with --table_format hive"
+            )
 
     def _path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
@@ -76,7 +95,13 @@ class DatasetOutput:
         return self.fs.unstrip_protocol(path) if "://" in self.url else path
 
     def partition_files(self) -> list[str]:
-        """Published Parquet files, relative to the root, sorted: what readers see."""
+        """Published Parquet files, relative to the root, sorted: what readers see (for a Delta
+        table, the files of its current version)."""
+        if self.delta is not None:
+            return [f.path for f in self.delta.files()] if self.has_delta_log() else []
+        return self._hive_files()
+
+    def _hive_files(self) -> list[str]:
         return sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
 
     def open(self, relative: str, mode: str = "rb"):
@@ -223,7 +248,8 @@ class DatasetOutput:
             index_deletes = [posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(SIGNATURES))]
         else:
             deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
-            rewrites = self._stage_rewrites(run_id, written + vanished, set(deletes))
+            rewrites, rewritten = self._stage_rewrites(run_id, written + vanished, set(deletes), existing)
+            staged = sorted(staged + rewritten)
         # A rejected input keeps the row an earlier run wrote of it (the failure may pass, a later
         # version may be good), unless this publish deletes that row's file anyway.
         kept = {
@@ -239,7 +265,7 @@ class DatasetOutput:
         if min_rows_per_file > 1:
             untouchable = set(deletes) | {r["file"] for r in rewrites}
             staged, merged = self._stage_merges(
-                run_id, staged, untouchable, min_rows_per_file, max_rows_per_file, compression
+                run_id, staged, untouchable, existing, min_rows_per_file, max_rows_per_file, compression
             )
         # The ledger has a line per input: streamed to the file, never held (it grows with the corpus).
         with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
@@ -267,7 +293,10 @@ class DatasetOutput:
             "inputs_forgotten": forgotten,
             "rejected_kept_rows": len(kept),
             "records_vanished": len(vanished),
+            "table_format": self.table_format,
         }
+        if self.delta is not None:  # the commit's number, fixed before it happens (see `pipeline.delta_table`)
+            journal["delta_transaction"] = self.delta.committed() + 1
         faults.reached("publish-before-journal")
         self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
@@ -294,36 +323,53 @@ class DatasetOutput:
             if entry.outcome == ledger.WRITTEN and split_source_id(sid)[1] > last_lines[split_source_id(sid)[0]]
         )
 
-    def _stage_rewrites(self, run_id: str, source_ids: list[str], deleted: set[str]) -> list[dict[str, Any]]:
+    def _stage_rewrites(
+        self, run_id: str, source_ids: list[str], deleted: set[str], existing: list[str]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         """For inputs this run processed again (or whose lines are gone), stage their old files
-        rewritten without them."""
+        rewritten without them. Hive: the rewritten file replaces the old one under its name.
+        Delta: a file is never changed in place (older versions read it); the kept rows go to a
+        new file of this run (returned second), which the commit adds as it removes the old one."""
         stage = self._path(STAGING, run_id)
         if not source_ids:
-            return []
+            return [], []
         again = ledger.entries_of(self.index_batches(), source_ids=source_ids)
         drop_by_file: dict[str, set[str]] = {}
         for sid, entry in again.items():
             if entry.file and entry.file not in deleted:
                 drop_by_file.setdefault(entry.file, set()).add(sid)
-        rewrites = []
+        rewrites, new_files = [], []
+        published = set(existing)
         for rel, drop in sorted(drop_by_file.items()):
-            if not self.fs.exists(self._path(rel)):
+            if rel not in published:
                 continue
             with self.fs.open(self._path(rel), "rb") as f:
                 table = pq.read_table(f)
             ids = [source_id(r['source_path'], r['source_line']) for r in table.select(["source_path", "source_line"]).to_pylist()]
             keep = [i for i, source_id in enumerate(ids) if source_id not in drop]
             staged_rel = None
-            if keep:
+            if keep and self.delta is not None:
+                partition = posixpath.dirname(rel)
+                new_files.append(posixpath.join(partition, part_name(run_id, partition)))
+                target = posixpath.join(stage, new_files[-1])
+            elif keep:
                 staged_rel = posixpath.join("_rewrite", rel)
-                self.fs.makedirs(posixpath.dirname(posixpath.join(stage, staged_rel)), exist_ok=True)
-                with self.fs.open(posixpath.join(stage, staged_rel), "wb") as out:
+                target = posixpath.join(stage, staged_rel)
+            if keep:
+                with PendingFile(self.fs, target) as out:
                     pq.write_table(table.take(keep), out, compression="zstd")
             rewrites.append({"file": rel, "staged": staged_rel, "rows_removed": len(ids) - len(keep)})
-        return rewrites
+        return rewrites, new_files
 
     def _stage_merges(
-        self, run_id: str, staged: list[str], untouchable: set[str], min_rows: int, max_rows: int, compression: str
+        self,
+        run_id: str,
+        staged: list[str],
+        untouchable: set[str],
+        existing: list[str],
+        min_rows: int,
+        max_rows: int,
+        compression: str,
     ) -> tuple[list[str], list[str]]:
         """Merge each partition's small new file with the partition's published small files.
 
@@ -347,9 +393,7 @@ class DatasetOutput:
             if not small_new:
                 result += new_files
                 continue
-            published = sorted(
-                posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(partition, "*.parquet"))
-            )
+            published = [rel for rel in existing if posixpath.dirname(rel) == partition]
             old_rows = {rel: self._rows(self._path(rel)) for rel in published if rel not in untouchable}
             small_old = [rel for rel, n in old_rows.items() if n < min_rows]
             if sum(new_rows[r] for r in small_new) + sum(old_rows[r] for r in small_old) < min_rows:
@@ -395,18 +439,30 @@ class DatasetOutput:
         for rel in files:
             self._move_in(stage, rel, rel, run_id)
             faults.reached("publish-move")
+        delta = journal.get("table_format") == "delta"
+        # Delta: files the commit removes stay on disk for older versions (vacuum deletes them).
+        removed = journal.get("deletes", []) + journal.get("merged", []) + [r["file"] for r in journal.get("rewrites", [])]
         for rewrite in journal.get("rewrites", []):
             faults.reached("publish-rewrite")
             if rewrite["staged"]:
                 self._move_in(stage, rewrite["staged"], rewrite["file"], run_id, allow_done=True)
-            elif self.fs.exists(self._path(rewrite["file"])):
+            elif not delta and self.fs.exists(self._path(rewrite["file"])):
                 self.fs.rm(self._path(rewrite["file"]))
-        for rel in journal.get("deletes", []) + journal.get("merged", []) + journal.get("index_deletes", []):
+        for rel in (journal.get("deletes", []) + journal.get("merged", []) if not delta else []) + journal.get("index_deletes", []):
             if self.fs.exists(self._path(rel)):
                 self.fs.rm(self._path(rel))
+        outputs = self._data_files(files)
+        if delta:
+            faults.reached("publish-before-commit")
+            log = self.delta or DeltaLog(table_uri(self.url, self.fs, self.root))
+            log.commit(journal["delta_transaction"], outputs, removed, run_id, journal.get("mode", "incremental"))
+            faults.reached("publish-after-commit")
         faults.reached("publish-before-manifest")
-        manifest = self._manifest(run_id, files)
+        manifest = self._manifest(run_id, files, outputs)
         manifest["mode"] = journal.get("mode", manifest.get("mode"))
+        manifest["table_format"] = journal.get("table_format", "hive")
+        if delta:
+            manifest["delta_transaction"] = journal["delta_transaction"]
         manifest["rewritten_files"] = journal.get("rewrites", [])
         manifest["replaced_files"] = journal.get("deletes", [])
         manifest["merged_files"] = journal.get("merged", [])
@@ -432,18 +488,22 @@ class DatasetOutput:
         elif not allow_done and not self.fs.exists(target):
             raise RuntimeError(f"publish of run {run_id}: {rel} is neither staged nor published")
 
-    def _manifest(self, run_id: str, files: list[str]) -> dict[str, Any]:
-        summary = self._read_json(self._path(STAGING, run_id, RUNS, f"{run_id}.json")) or {"run_id": run_id}
+    def _data_files(self, files: list[str]) -> list[DataFile]:
+        """The published data files among ``files``, with their sizes and rows."""
         outputs = []
         for rel in files:
             if rel.startswith("date=") and rel.endswith(".parquet"):
                 with self.fs.open(self._path(rel), "rb") as f:
-                    outputs.append({"path": rel, "rows": pq.ParquetFile(f).metadata.num_rows})
+                    outputs.append(DataFile(rel, self.fs.size(self._path(rel)), pq.ParquetFile(f).metadata.num_rows))
+        return outputs
+
+    def _manifest(self, run_id: str, files: list[str], outputs: list[DataFile]) -> dict[str, Any]:
+        summary = self._read_json(self._path(STAGING, run_id, RUNS, f"{run_id}.json")) or {"run_id": run_id}
         summary.pop("written_files", None)  # staging paths; output_files says where they are now
         return {
             **summary,
             "published_at": lock.now(),
-            "output_files": outputs,
+            "output_files": [{"path": f.path, "rows": f.rows} for f in outputs],
             "rejection_files": [f for f in files if f.startswith(REJECTED + "/")],
             "duplicate_files": [f for f in files if f.startswith(DUPLICATES_DIR + "/")],
             "inputs_file": ledger_path(run_id),

@@ -48,6 +48,18 @@ def test_pipeline():
 test_pipeline.__test__ = False  # a helper, not a test
 
 
+@pytest.fixture
+def inbox(tmp_path):
+    """A folder with four sample articles (000-003), for runs that change or remove some."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in sorted(SAMPLES.glob("00[0-3]_*.txt")):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _no_models_from_earlier_tests():
     """Each test starts as a fresh worker process would: no model loaded yet."""

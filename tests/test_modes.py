@@ -13,15 +13,6 @@ from tests.conftest import SAMPLES
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def inbox(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for path in sorted(SAMPLES.glob("00[0-3]_*.txt")):
-        shutil.copy(path, folder / path.name)
-    return folder
-
-
 def _rows(out):
     return read_dataset(str(out)).to_table().to_pylist()
 

@@ -1,0 +1,172 @@
+"""The output as a Delta Lake table (``--table_format delta``): the transaction log names the files.
+
+Workers write Parquet exactly as for the Hive layout; the driver's publish (`pipeline.publish`)
+moves them into the ``date=/topic=`` folders, where no Delta reader sees them, and then makes the
+whole run visible in **one** commit of adds and removes. The commit carries an application
+transaction (``news-ingest``, N) whose number the publish journal fixed before the commit, so a
+driver rolling a crashed publish forward sees that its commit already happened and never commits
+twice. Removed files stay on disk (time travel reads them) until ``vacuum``.
+
+The table's log does not keep the files' key-value metadata, so every commit records the schema
+version (and the run) in its commit info.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from schemas.article import ARTICLE_SCHEMA, NULL_PARTITION, PARTITION_COLUMNS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from transforms.errors import UsageError
+
+DELTA_LOG = "_delta_log"
+#: The application id of our commits' transactions.
+APP_ID = "news-ingest"
+#: Commit-info keys (the log's commitInfo action keeps them).
+RUN_KEY = "news_ingest.run_id"
+SCHEMA_KEY = SCHEMA_VERSION_KEY.decode()
+#: Object stores deltalake reaches by URL; anything else must be a local path.
+_REMOTE = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure")
+
+#: The table's schema: the files' columns, then the partition columns (as the folder names give them).
+TABLE_SCHEMA = pa.schema(list(ARTICLE_SCHEMA) + [pa.field(name, pa.string()) for name in PARTITION_COLUMNS])
+
+
+@dataclass(frozen=True, order=True)
+class DataFile:
+    """A Parquet file of the table: its path relative to the root, size in bytes, rows."""
+
+    path: str
+    size: int
+    rows: int | None = None
+
+
+def table_uri(url: str, fs: Any, root: str) -> str:
+    """How deltalake names the output: a local path, or an object-store URL it can reach itself."""
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol in ("file", "local"):
+        return root
+    if protocol in _REMOTE:
+        return url
+    raise UsageError(
+        f"--output {url}: --table_format delta writes through deltalake, which reaches local paths and "
+        f"{', '.join(_REMOTE[:3])}/Azure URLs, not {protocol}://"
+    )
+
+
+def partition_values(path: str) -> dict[str, str | None]:
+    """``date=2025-01-01/topic=sport/part.parquet`` -> {date: "2025-01-01", topic: "sport"}; the
+    Hive null folder (``__HIVE_DEFAULT_PARTITION__``) is a null value, as Delta wants it."""
+    values: dict[str, str | None] = {}
+    for part in posixpath.dirname(path).split("/"):
+        name, _, value = part.partition("=")
+        if name in PARTITION_COLUMNS:
+            values[name] = None if value == NULL_PARTITION else urllib.parse.unquote(value)
+    if set(values) != set(PARTITION_COLUMNS):
+        raise ValueError(f"{path} is not in a date=/topic= folder")
+    return values
+
+
+class DeltaLog:
+    """The Delta transaction log of one output root."""
+
+    def __init__(self, uri: str, storage_options: dict[str, str] | None = None):
+        self.uri = uri
+        self.storage_options = storage_options
+
+    def _table(self, version: int | None = None):
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+
+    def files(self) -> list[DataFile]:
+        """The files of the current version (what a Delta reader reads), sorted by path."""
+        actions = pa.table(self._table().get_add_actions(flatten=True))
+        paths = [urllib.parse.unquote(p) for p in actions["path"].to_pylist()]
+        sizes = actions["size_bytes"].to_pylist()
+        rows = actions["num_records"].to_pylist() if "num_records" in actions.column_names else [None] * len(paths)
+        return sorted(DataFile(p, s, r) for p, s, r in zip(paths, sizes, rows))
+
+    def version(self) -> int:
+        """The table's current version."""
+        return self._table().version()
+
+    def committed(self) -> int:
+        """The number of our last commit's transaction (0 before the first)."""
+        try:
+            table = self._table()
+        except Exception:  # noqa: BLE001 - deltalake raises TableNotFoundError for a missing log
+            return 0
+        return table.transaction_version(APP_ID) or 0
+
+    def schema_version(self) -> str | None:
+        """The schema version our latest commit recorded (None for a table nobody of ours wrote)."""
+        for entry in self._table().history(limit=50):
+            if SCHEMA_KEY in entry:
+                return str(entry[SCHEMA_KEY])
+        return None
+
+    def commit(self, txn: int, adds: list[DataFile], removes: list[str], run_id: str, operation: str = "WRITE") -> bool:
+        """One commit of ``adds`` and ``removes`` as transaction ``txn``; False (and nothing done)
+        when a commit with that number or a later one is already in the log. Creates the table
+        when it does not exist yet."""
+        from deltalake import CommitProperties, Schema, Transaction
+        from deltalake.exceptions import TableNotFoundError
+        from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+        try:
+            table = self._table()
+        except TableNotFoundError:
+            table = None
+        if table is not None and (table.transaction_version(APP_ID) or 0) >= txn:
+            return False
+        now = int(time.time() * 1000)
+        current = {f.path: f for f in self.files()} if table is not None else {}
+        already = [f.path for f in adds if f.path in current]
+        if already:
+            raise RuntimeError(f"Delta commit {txn} of run {run_id}: {already[0]} is already in the table")
+        add_actions = [
+            AddAction(f.path, f.size, partition_values(f.path), now, True, json.dumps({"numRecords": f.rows}))
+            for f in adds
+        ]
+        remove_actions = [
+            RemoveAction(path, True, now, current[path].size if path in current else None, partition_values(path))
+            for path in removes
+            if path in current  # a file an earlier attempt of this publish already removed is not
+        ]
+        properties = CommitProperties(
+            custom_metadata={RUN_KEY: run_id, SCHEMA_KEY: SCHEMA_VERSION, "news_ingest.operation": operation},
+            app_transactions=[Transaction(APP_ID, txn)],
+        )
+        schema = Schema.from_arrow(TABLE_SCHEMA.remove_metadata())
+        if table is None:
+            create_table_with_add_actions(
+                self.uri,
+                schema,
+                add_actions,
+                mode="error",
+                partition_by=list(PARTITION_COLUMNS),
+                storage_options=self.storage_options,
+                commit_properties=properties,
+            )
+        else:
+            table.create_write_transaction(
+                [*remove_actions, *add_actions],
+                mode="append",
+                schema=schema,
+                partition_by=list(PARTITION_COLUMNS),
+                commit_properties=properties,
+            )
+        return True
+
+    def vacuum(self, retention_hours: float, dry_run: bool = False) -> list[str]:
+        """Delete the files commits removed more than ``retention_hours`` ago (never a file the
+        log does not name: a running job's staged or not yet committed files are left alone)."""
+        return self._table().vacuum(
+            retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=False, full=False
+        )
