@@ -58,6 +58,8 @@ setup(
             "news-ingest=pipeline.__main__:main",
             "news-inspect=pipeline.inspect:main",
             "news-report=pipeline.report:main",
+            "news-compact=pipeline.compact:main",
+            "news-convert=pipeline.convert:main",
         ]
     },
 )

@@ -111,10 +111,13 @@ class DeltaLog:
                 return str(entry[SCHEMA_KEY])
         return None
 
-    def commit(self, txn: int, adds: list[DataFile], removes: list[str], run_id: str, operation: str = "WRITE") -> bool:
+    def commit(
+        self, txn: int, adds: list[DataFile], removes: list[str], run_id: str, operation: str, data_change: bool = True
+    ) -> bool:
         """One commit of ``adds`` and ``removes`` as transaction ``txn``; False (and nothing done)
         when a commit with that number or a later one is already in the log. Creates the table
-        when it does not exist yet."""
+        when it does not exist yet. ``data_change`` False: the rows stay the same (a compaction),
+        so a reader following the table's changes may skip the commit."""
         from deltalake import CommitProperties, Schema, Transaction
         from deltalake.exceptions import TableNotFoundError
         from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
@@ -131,11 +134,11 @@ class DeltaLog:
         if already:
             raise RuntimeError(f"Delta commit {txn} of run {run_id}: {already[0]} is already in the table")
         add_actions = [
-            AddAction(f.path, f.size, partition_values(f.path), now, True, json.dumps({"numRecords": f.rows}))
+            AddAction(f.path, f.size, partition_values(f.path), now, data_change, json.dumps({"numRecords": f.rows}))
             for f in adds
         ]
         remove_actions = [
-            RemoveAction(path, True, now, current[path].size if path in current else None, partition_values(path))
+            RemoveAction(path, data_change, now, current[path].size if path in current else None, partition_values(path))
             for path in removes
             if path in current  # a file an earlier attempt of this publish already removed is not
         ]

@@ -35,7 +35,7 @@ from pipeline import ledger, lock
 from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, table_uri
 from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import RUNS, ledger_path
-from schemas.article import source_id, split_source_id
+from schemas.article import SCHEMA_VERSION, source_id, split_source_id
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURES
 from transforms.errors import UsageError
@@ -293,14 +293,74 @@ class DatasetOutput:
             "inputs_forgotten": forgotten,
             "rejected_kept_rows": len(kept),
             "records_vanished": len(vanished),
-            "table_format": self.table_format,
         }
+        return self._journal_and_publish(run_id, journal)
+
+    def _journal_and_publish(self, run_id: str, journal: dict[str, Any]) -> dict[str, Any]:
+        """Write the journal (the point of no return), then carry it out."""
+        journal["table_format"] = self.table_format
         if self.delta is not None:  # the commit's number, fixed before it happens (see `pipeline.delta_table`)
             journal["delta_transaction"] = self.delta.committed() + 1
         faults.reached("publish-before-journal")
-        self.fs.pipe_file(posixpath.join(stage, JOURNAL), json.dumps(journal).encode())
+        self.fs.pipe_file(posixpath.join(self._path(STAGING, run_id), JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
         return self._publish_journal(run_id)
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def compact(self, run_id: str, min_rows: int, max_rows: int, compression: str = "zstd") -> dict[str, Any] | None:
+        """Merge each partition's files below ``min_rows`` into as few files as ``max_rows``
+        allows, published like a run (journal, index, manifest; for Delta one commit that
+        changes no data); None when no partition has two small files. The caller holds the lock."""
+        stage = self._path(STAGING, run_id)
+        by_partition: dict[str, list[str]] = {}
+        for rel in self.partition_files():
+            by_partition.setdefault(posixpath.dirname(rel), []).append(rel)
+        staged, merged = [], []
+        for partition, files in sorted(by_partition.items()):
+            small = [rel for rel in files if self._rows(self._path(rel)) < min_rows]
+            if len(small) < 2:
+                continue
+            written = merge_files(
+                self.fs, [self._path(rel) for rel in small], posixpath.join(stage, partition), partition, run_id, max_rows, compression
+            )
+            staged += [posixpath.relpath(self.fs._strip_protocol(w.path), stage) for w in written]
+            merged += small
+        if not merged:
+            if self.fs.exists(stage):
+                self.fs.rm(stage, recursive=True)
+            self._remove_empty_staging()
+            return None
+        summary = {"run_id": run_id, "mode": "compact", "started_at": lock.now(), "schema_version": SCHEMA_VERSION, "files_merged": len(merged),
+                   "files_written": len(staged), "articles_written": 0, "articles_rejected": 0, "skipped": 0}  # fmt: skip
+        self._write_atomic(posixpath.join(stage, RUNS, f"{run_id}.json"), json.dumps(summary, indent=2).encode() + b"\n")
+        with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
+            run_rows, moved = ledger.write_run_ledger(self.fs, stage, sorted(staged), run_id, ledger.LEGACY, out)
+        self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
+        with self.fs.open(posixpath.join(stage, ledger.INPUTS), "wb") as out, ledger.index_writer(out) as writer:
+            forgotten = ledger.update_index(self.index_batches(), run_rows, moved, merged, writer)
+        journal = {
+            "run_id": run_id,
+            "mode": "compact",
+            "files": sorted(staged) + [ledger_path(run_id), ledger.INPUTS],
+            "merged": merged,
+            "inputs_forgotten": forgotten,
+        }
+        return self._journal_and_publish(run_id, journal)
+
+    def vacuum(self, retention_hours: float, dry_run: bool = False) -> list[str]:
+        """Delta: delete the data files commits removed more than ``retention_hours`` ago (time
+        travel to the versions that read them stops working). Hive deletes them at publish."""
+        return self.delta.vacuum(retention_hours, dry_run) if self.delta is not None and self.has_delta_log() else []
+
+    def convert_to_delta(self, run_id: str) -> int:
+        """Make this Hive-layout dataset a Delta table in place: one commit that adds every
+        published file as it is; returns how many. The caller holds the lock."""
+        if self.has_delta_log():
+            raise UsageError(f"{self.url} is a Delta table already")
+        files = self._data_files(self._hive_files())
+        DeltaLog(table_uri(self.url, self.fs, self.root)).commit(1, files, [], run_id, "convert")
+        return len(files)
 
     def _staged_ids(self, stage: str, staged: list[str]) -> tuple[list[str], list[str]]:
         """Source ids of the inputs this run wrote, and of those it rejected."""
@@ -455,7 +515,8 @@ class DatasetOutput:
         if delta:
             faults.reached("publish-before-commit")
             log = self.delta or DeltaLog(table_uri(self.url, self.fs, self.root))
-            log.commit(journal["delta_transaction"], outputs, removed, run_id, journal.get("mode", "incremental"))
+            mode = journal.get("mode", "incremental")
+            log.commit(journal["delta_transaction"], outputs, removed, run_id, mode, data_change=mode != "compact")
             faults.reached("publish-after-commit")
         faults.reached("publish-before-manifest")
         manifest = self._manifest(run_id, files, outputs)

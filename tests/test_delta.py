@@ -2,6 +2,7 @@
 same rows as the Hive layout, readers never see a partial run."""
 from __future__ import annotations
 
+import json
 import threading
 
 import polars as pl
@@ -128,11 +129,11 @@ def test_a_commit_is_made_once_and_never_adds_a_file_twice(tmp_path):
     log = DeltaLog(str(tmp_path / "t"))
     added = DataFile("date=2025-01-02/topic=sport/part-a.parquet", path.stat().st_size, 0)
     assert log.committed() == 0
-    assert log.commit(1, [added], [], "r1") is True
-    assert log.commit(1, [added], [], "r1") is False  # already in the log: nothing done
+    assert log.commit(1, [added], [], "r1", "WRITE") is True
+    assert log.commit(1, [added], [], "r1", "WRITE") is False  # already in the log: nothing done
     assert log.version() == 0 and log.committed() == 1
     with pytest.raises(RuntimeError, match="already in the table"):
-        log.commit(2, [added], [], "r2")
+        log.commit(2, [added], [], "r2", "WRITE")
     assert log.version() == 0
 
 
@@ -171,3 +172,86 @@ def test_a_reader_looping_through_publishes_never_sees_a_partial_run(inbox, tmp_
         reader.join()
     assert not problems
     assert DeltaTable(str(out)).version() == 3 and len(set(seen)) >= 2
+
+
+def _files_by_partition(output: DatasetOutput) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rel in output.partition_files():
+        counts[rel.rsplit("/", 1)[0]] = counts.get(rel.rsplit("/", 1)[0], 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("table_format", ["hive", "delta"])
+def test_compaction_merges_small_files_and_the_index_follows_the_rows(inbox, tmp_path, table_format):
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    flags = ["--table_format", table_format, "--min_rows_per_file", "1", "--quiet"]
+    for i, path in enumerate(sorted(inbox.glob("00*.txt"))):  # a run per article: one file each
+        run(["--input", str(path), "--output", str(out), "--run_id", f"r{i}", *flags])
+    output = DatasetOutput(str(out))
+    before = _rows(read_dataset(str(out)).to_table() if table_format == "hive" else DeltaTable(str(out)).to_pyarrow_table())
+    assert max(_files_by_partition(output).values()) >= 2
+
+    assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10", "--run_id", "c1"]) == 0
+    assert set(_files_by_partition(output).values()) == {1}
+    read = (lambda: read_dataset(str(out)).to_table()) if table_format == "hive" else (lambda: DeltaTable(str(out)).to_pyarrow_table())
+    assert _rows(read()) == before
+    indexed = {f for f in pq.read_table(out / "_index" / "inputs.parquet")["file"].to_pylist() if f}
+    assert indexed <= set(output.partition_files())
+    manifest = json.loads((out / "_runs" / "c1.json").read_text())
+    assert manifest["mode"] == "compact" and len(manifest["merged_files"]) > len(manifest["output_files"])
+    if table_format == "delta":
+        log = [json.loads(line) for line in (out / "_delta_log" / f"{4:020d}.json").read_text().splitlines()]
+        assert {a["add"]["dataChange"] for a in log if "add" in a} == {False}
+        assert {a["remove"]["dataChange"] for a in log if "remove" in a} == {False}
+    # A later run that replaces a merged article's row still replaces it, not duplicates it.
+    _correct(inbox, "001")
+    run(["--input", str(inbox), "--output", str(out), "--run_id", "r9", *flags])
+    rows = _rows(read())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
+    assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10"]) == 0
+
+
+def test_vacuum_deletes_only_removed_files_after_the_retention(inbox, tmp_path, capsys):
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    _delta(out, inbox, "r1")
+    _correct(inbox)
+    _delta(out, inbox, "r2")
+    on_disk = lambda: {p.relative_to(out).as_posix() for p in out.glob("date=*/topic=*/*.parquet")}  # noqa: E731
+    current = set(DatasetOutput(str(out)).partition_files())
+    (removed,) = on_disk() - current
+    stray = out / removed.rsplit("/", 1)[0] / "part-not-committed.parquet"  # as a crashed publish leaves one
+    stray.write_bytes((out / removed).read_bytes())
+
+    assert compact([str(out), "--no_merge", "--vacuum"]) == 0  # a week's retention: nothing is that old
+    assert removed in on_disk()
+    assert compact([str(out), "--no_merge", "--vacuum", "--retention_hours", "0", "--dry_run"]) == 0
+    assert removed in capsys.readouterr().out and removed in on_disk()
+    assert compact([str(out), "--no_merge", "--vacuum", "--retention_hours", "0"]) == 0
+    assert on_disk() == current | {stray.relative_to(out).as_posix()}  # the log never named the stray file
+    assert len(DeltaTable(str(out)).to_pyarrow_table()) == 4
+    with pytest.raises(Exception, match="not found"):  # time travel to before the retention is gone
+        DeltaTable(str(out), version=0).to_pyarrow_table()
+
+
+def test_convert_makes_a_hive_dataset_a_delta_table_in_place(inbox, tmp_path, capsys):
+    from pipeline.convert import main as convert
+
+    out = tmp_path / "out"
+    run(["--input", str(inbox), "--output", str(out), "--run_id", "r1", "--quiet"])
+    hive_rows = _rows(read_dataset(str(out)).to_table())
+    assert convert([str(out)]) == 0
+    table = DeltaTable(str(out))
+    assert table.version() == 0 and _rows(table.to_pyarrow_table()) == hive_rows
+    assert _rows(pl.read_delta(str(out)).to_arrow()) == hive_rows
+    assert convert([str(out)]) == 2 and "is a Delta table already" in capsys.readouterr().err
+    assert convert([str(tmp_path / "missing")]) == 2
+
+    _correct(inbox)
+    second = _delta(out, inbox, "r2")
+    assert second["articles_written"] == 1 and DeltaTable(str(out)).version() == 1
+    rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
