@@ -78,7 +78,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min_rows_per_file", type=int, default=10_000, help="Files with fewer rows are merged. Default: %(default)s.")
     p.add_argument("--max_rows_per_file", type=int, default=100_000, help="Most rows in a merged file. Default: %(default)s.")
     p.add_argument("--compression", choices=("zstd", "snappy", "gzip", "none"), default="zstd", help="Default: %(default)s.")
-    p.add_argument("--no_merge", action="store_true", help="Only vacuum.")
+    p.add_argument("--no_merge", action="store_true", help="Do not merge (only --vacuum or --reindex).")
+    p.add_argument(
+        "--reindex",
+        action="store_true",
+        help="Delta: after another engine rewrote the table's files (an OPTIMIZE), point the committed-input index at "
+        "the files that hold each input's row now (runs stop until this is done).",
+    )
     p.add_argument("--vacuum", action="store_true", help="Delta: delete the files commits removed more than --retention_hours ago.")
     p.add_argument(
         "--retention_hours",
@@ -101,6 +107,14 @@ def compact(argv: Sequence[str], say=print) -> dict:
     run_id = args.run_id or f"compact-{new_run_id()}"
     done: dict = {"run_id": run_id}
     with maintained(args.output, run_id, say) as output:
+        if args.reindex:
+            if output.table_format != "delta":
+                raise UsageError(f"--reindex: {args.output} is not a Delta table")
+            moved, forgotten = done["reindexed"] = output.reindex()
+            say(f"{args.output}: the index follows the table again ({moved} entries moved, {forgotten} inputs whose rows "
+                "are gone will be ingested again)")  # fmt: skip
+        if output.table_format == "delta" and output.has_delta_log():
+            output.check_index_follows_table()
         if not args.no_merge:
             check_schema(output)  # merged files are written in this version's schema
             manifest = output.compact(run_id, args.min_rows_per_file, args.max_rows_per_file, args.compression)

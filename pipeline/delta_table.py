@@ -104,6 +104,19 @@ class DeltaLog:
             return 0
         return table.transaction_version(APP_ID) or 0
 
+    def foreign_commits(self) -> list[str]:
+        """Operations committed after our last commit by another writer (an OPTIMIZE, a DELETE, a
+        MERGE...), which may have moved or removed rows without the committed-input index
+        knowing; vacuums do not count."""
+        foreign = []
+        for entry in self._table().history():  # newest first
+            if RUN_KEY in entry:
+                break
+            operation = str(entry.get("operation", "?"))
+            if not operation.startswith("VACUUM"):
+                foreign.append(f"{operation} (version {entry.get('version')})")
+        return foreign
+
     def schema_version(self) -> str | None:
         """The schema version our latest commit recorded (None for a table nobody of ours wrote)."""
         for entry in self._table().history(limit=50):

@@ -72,6 +72,57 @@ class DatasetOutput:
                 f"--output {self.url} holds a Hive-layout dataset: convert it first (python -m pipeline.convert "
                 f"{self.url}), or run with --table_format hive"
             )
+        if self.delta is not None and self.has_delta_log():
+            self.check_index_follows_table()
+
+    def check_index_follows_table(self) -> None:
+        """Stop when another writer changed the Delta table so that the committed-input index
+        names files it no longer has: a changed input's old row could not be found and removed."""
+        foreign = self.delta.foreign_commits()
+        if not foreign:
+            return
+        current = set(self.partition_files())
+        stale = sorted({f for batch in self.index_batches() for f in batch["file"].unique().to_pylist() if f} - current)
+        if stale:
+            raise UsageError(
+                f"--output {self.url}: the Delta table was changed by another writer ({', '.join(foreign[:3])}), and "
+                f"{len(stale)} files the committed-input index names are no longer in it: run python -m pipeline.compact "
+                f"{self.url} --reindex (or compact with python -m pipeline.compact, which keeps the index)"
+            )
+
+    def reindex(self) -> tuple[int, int]:
+        """Point the committed-input index at the files of the table's current version, after
+        another writer moved rows (an OPTIMIZE): rows are looked up in the files the index does
+        not know. Returns (entries moved, entries forgotten: rows no longer in the table, whose
+        inputs a later run ingests again). The caller holds the lock."""
+        current = self.partition_files()
+        known = {f for batch in self.index_batches() for f in batch["file"].unique().to_pylist() if f}
+        where: dict[str, str] = {}
+        for rel in sorted(set(current) - known):
+            with self.fs.open(self._path(rel), "rb") as f:
+                for row in pq.read_table(f, columns=["source_path", "source_line"]).to_pylist():
+                    where[source_id(row["source_path"], row["source_line"])] = rel
+        present = pa.array(sorted(current), pa.string())
+        moved, forgotten = 0, 0
+        with self._atomic_file(self._path(ledger.INPUTS)) as out, ledger.index_writer(out) as writer:
+            for batch in self.index_batches():
+                table = pa.Table.from_batches([batch])
+                lost = pc.and_(pc.is_valid(table["file"]), pc.invert(pc.is_in(table["file"], value_set=present)))
+                if not pc.any(lost).as_py():
+                    writer.write_table(table.cast(ledger.INDEX_SCHEMA))
+                    continue
+                ids = ledger.keys_of(table).to_pylist()
+                files = table["file"].to_pylist()
+                keep = []
+                for i, is_lost in enumerate(lost.to_pylist()):
+                    if is_lost:
+                        files[i] = where.get(ids[i])
+                        moved += files[i] is not None
+                        forgotten += files[i] is None
+                    keep.append(files[i] is not None or not is_lost)
+                table = table.set_column(table.schema.get_field_index("file"), "file", pa.array(files, pa.string()))
+                writer.write_table(table.filter(pa.array(keep)).cast(ledger.INDEX_SCHEMA))
+        return moved, forgotten
 
     def _path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)

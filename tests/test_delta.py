@@ -255,3 +255,24 @@ def test_convert_makes_a_hive_dataset_a_delta_table_in_place(inbox, tmp_path, ca
     assert second["articles_written"] == 1 and DeltaTable(str(out)).version() == 1
     rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
+
+
+def test_an_optimize_by_another_engine_stops_runs_until_the_index_is_rebuilt(inbox, tmp_path, capsys):
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    for i, path in enumerate(sorted(inbox.glob("00*.txt"))):
+        run(["--input", str(path), "--output", str(out), "--run_id", f"r{i}", "--table_format", "delta", "--min_rows_per_file", "1", "--quiet"])
+    metrics = DeltaTable(str(out)).optimize.compact()  # what Databricks' OPTIMIZE does: rows move to new files
+    assert metrics["numFilesRemoved"] >= 2
+    _correct(inbox, "001")
+    with pytest.raises(UsageError, match=r"changed by another writer \(OPTIMIZE .*pipeline.compact .* --reindex"):
+        _delta(out, inbox, "r8")
+    assert compact([str(out), "--no_merge"]) == 2 and "--reindex" in capsys.readouterr().err
+
+    assert compact([str(out), "--reindex", "--no_merge"]) == 0
+    assert "0 inputs whose rows are gone" in capsys.readouterr().out
+    again = _delta(out, inbox, "r9")
+    assert again["articles_written"] == 1
+    rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4  # the corrected article replaced, not duplicated
