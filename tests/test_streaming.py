@@ -19,10 +19,10 @@ from tests.conftest import REPO, SAMPLES
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _start(inbox, out, ruler_model):
+def _start(inbox, out, ruler_model, *flags):
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "--streaming", "--input", str(inbox), "--output", str(out),
-         "--topic_model", "keywords", "--spacy_model", ruler_model, "--watch_interval", "0.5", "--window_seconds", "1"],
+         "--topic_model", "keywords", "--spacy_model", ruler_model, "--watch_interval", "0.5", "--window_seconds", "1", *flags],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -77,3 +77,25 @@ def test_a_watched_folder_is_published_window_by_window_and_survives_a_restart(t
     assert sorted(os.path.basename(r["source_path"]) for r in rows) == ["a.txt", "b.txt", "c.txt"]
     manifests = [json.loads(p.read_text()) for p in (out / "_runs").glob("*.json")]
     assert sum(m["articles_written"] for m in manifests) == 3  # every file exactly once
+
+
+def test_a_stream_into_a_delta_table_commits_each_window_once(tmp_path, ruler_model):
+    from deltalake import DeltaTable
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    texts = sorted(SAMPLES.glob("00[0-4]_*.txt"))
+    job = _start(inbox, out, ruler_model, "--table_format", "delta")
+    try:
+        shutil.copy(texts[0], inbox / "a.txt")
+        _wait(lambda: len(_index(out)) == 1)
+        shutil.copy(texts[1], inbox / "b.txt")
+        _wait(lambda: len(_index(out)) == 2)
+    finally:
+        _stop(job)
+    table = DeltaTable(str(out))
+    rows = table.to_pyarrow_table(columns=["source_path"]).to_pylist()
+    assert sorted(os.path.basename(r["source_path"]) for r in rows) == ["a.txt", "b.txt"]
+    manifests = [json.loads(p.read_text()) for p in (out / "_runs").glob("*.json")]
+    assert len(manifests) == len(table.history()) == 2  # a window, a commit
+    assert sorted(m["delta_transaction"] for m in manifests) == [1, 2]
