@@ -235,13 +235,18 @@ def report_commits(args, built: dict, root: str) -> None:
     points = sorted({p for p in [WINDOW, *range(100, n + 1, 100), n] if WINDOW <= p <= n} or {n})
     print(f"\n(1) commit cost as the history grows: median of the {WINDOW} commits ending at each row "
           f"(every {REWRITE_EVERY}th commit also removes one file and adds its replacement)")
-    print(f"{'commits':>8} {'files':>6} {'median ms':>10} {'listing':>9} {'committed':>10} {'commit':>8}")
+    header = f"{'commits':>8} {'files':>6} {'median ms':>10} {'listing':>9} {'committed':>10} {'commit':>8}"
+    print(f"{header}   {'mean ms since previous row':>26}")
+    previous = 0
     for p in points:
         window = timings[max(0, p - WINDOW) : p]
         totals = [sum(t) for t in window]
         parts = [statistics.median(t[k] for t in window) * 1000 for k in range(3)]
         files = p  # a commit adds one file (a rewrite adds one more and removes one)
-        print(f"{p:>8} {files:>6} {statistics.median(totals) * 1000:>10.1f} {parts[0]:>9.1f} {parts[1]:>10.1f} {parts[2]:>8.1f}")
+        span = statistics.mean(sum(t) for t in timings[previous:p]) * 1000
+        print(f"{p:>8} {files:>6} {statistics.median(totals) * 1000:>10.1f} {parts[0]:>9.1f} {parts[1]:>10.1f} {parts[2]:>8.1f}   "
+              f"{span:>14.1f} (commits {previous + 1}-{p})")
+        previous = p
     print("  (listing = DatasetOutput.partition_files(), committed = DeltaLog.committed(), commit = DeltaLog.commit(); "
           "the three columns are medians of their own)")
     log = os.path.join(root, DELTA_LOG)
@@ -265,12 +270,29 @@ def report_commits(args, built: dict, root: str) -> None:
               f"median {statistics.median(secs) * 1000:.1f} ms, max {max(secs) * 1000:.1f} ms")
     from deltalake import DeltaTable
 
-    opens = []
-    for _ in range(5):
-        started = time.perf_counter()
-        table = DeltaTable(root)
-        opens.append(time.perf_counter() - started)
-    print(f"open the table (DeltaTable(root)) at version {table.version()}: median of 5 {statistics.median(opens) * 1000:.1f} ms")
+    def open_ms(version: int | None = None) -> float:
+        opens = []
+        for _ in range(5):
+            started = time.perf_counter()
+            DeltaTable(root, version=version)
+            opens.append(time.perf_counter() - started)
+        return statistics.median(opens) * 1000
+
+    latest = DeltaTable(root).version()
+    saved = sorted(int(name.split(".")[0]) for name in checkpoints)
+    print(f"open the table (DeltaTable(root)) at version {latest}: median of 5 {open_ms():.1f} ms "
+          f"({_replayed(latest, saved)} commit files after the newest checkpoint to replay)")
+    # The dearest version to open among the last ones: the most commit files since a checkpoint.
+    worst = max(range(max(0, latest - 2 * interval), latest + 1), key=lambda v: (_replayed(v, saved), v))
+    if worst != latest:
+        print(f"open the table at version {worst} (DeltaTable(root, version={worst})), {_replayed(worst, saved)} commit files "
+              f"after its checkpoint: median of 5 {open_ms(worst):.1f} ms")
+
+
+def _replayed(version: int, checkpoints: list[int]) -> int:
+    """How many commit files a reader of ``version`` replays after the newest checkpoint at or before it."""
+    base = max((c for c in checkpoints if c <= version), default=-1)
+    return version - base
 
 
 # -- (2) reads, before and after compaction ------------------------------------------------

@@ -6,6 +6,9 @@ published like a run under the output's lock: one journal, the committed-input i
 the rows into their new files, a manifest in ``_runs/``; on a Delta table one commit that adds
 the merged files and removes the small ones without changing data (``dataChange`` false).
 
+The duplicate-detection signatures (``_index/minhash-*.parquet``, a file per bundle of every run)
+are merged into one file too, without the rows of articles that have left the dataset.
+
 The merge is the pipeline's own rather than deltalake's ``optimize.compact()``: the index names
 the file that holds each input's row, and it must change in the same journal as the files.
 
@@ -120,12 +123,14 @@ def compact(argv: Sequence[str], say=print) -> dict:
             manifest = output.compact(run_id, args.min_rows_per_file, args.max_rows_per_file, args.compression)
             done["manifest"] = manifest
             if manifest is None:
-                say(f"{args.output}: no partition has two files below {args.min_rows_per_file} rows; nothing merged")
+                say(f"{args.output}: no partition has two files below {args.min_rows_per_file} rows, signatures compact; nothing merged")
             else:
                 partitions = {f["path"].rsplit("/", 1)[0] for f in manifest["output_files"]}
                 say(
                     f"{args.output}: merged {len(manifest['merged_files'])} files into {len(manifest['output_files'])} "
-                    f"in {len(partitions)} partitions (manifest: {output.url_of(output.manifest_path(run_id))})"
+                    f"in {len(partitions)} partitions, {manifest['signature_files_merged']} duplicate-signature files into one "
+                    f"({manifest['signatures_kept']} signatures of articles still in the dataset); "
+                    f"manifest: {output.url_of(output.manifest_path(run_id))}"
                 )
         if args.vacuum:
             if output.table_format != "delta":

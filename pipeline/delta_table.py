@@ -78,11 +78,23 @@ class DeltaLog:
     def __init__(self, uri: str, storage_options: dict[str, str] | None = None):
         self.uri = uri
         self.storage_options = storage_options
+        self._latest = None  # the table as last loaded: brought up to date, not loaded again
+
+    def __getstate__(self):
+        return {**self.__dict__, "_latest": None}
 
     def _table(self, version: int | None = None):
+        """The table at ``version``, or at its latest version (read incrementally: a publish
+        asks several times, and each full load replays the log since its last checkpoint)."""
         from deltalake import DeltaTable
 
-        return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+        if version is not None:
+            return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+        if self._latest is None:
+            self._latest = DeltaTable(self.uri, storage_options=self.storage_options)
+        else:
+            self._latest.update_incremental()
+        return self._latest
 
     def files(self) -> list[DataFile]:
         """The files of the current version (what a Delta reader reads), sorted by path."""

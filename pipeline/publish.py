@@ -34,10 +34,10 @@ import pyarrow.parquet as pq
 from pipeline import ledger, lock
 from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, table_uri
 from pipeline.ledger import REJECTIONS as REJECTED
-from pipeline.ledger import RUNS, ledger_path
-from schemas.article import SCHEMA_VERSION, source_id, split_source_id
+from pipeline.ledger import INDEX_DIR, RUNS, ledger_path
+from schemas.article import SCHEMA_VERSION, article_id, source_id, split_source_id
 from transforms import faults
-from transforms.duplicates import DUPLICATES_DIR, SIGNATURES
+from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile, merge_files, part_name
 
@@ -377,27 +377,61 @@ class DatasetOutput:
             )
             staged += [posixpath.relpath(self.fs._strip_protocol(w.path), stage) for w in written]
             merged += small
-        if not merged:
+        signatures, kept_signatures = self._stage_signatures(run_id)
+        if not merged and not signatures:
             if self.fs.exists(stage):
                 self.fs.rm(stage, recursive=True)
             self._remove_empty_staging()
             return None
         summary = {"run_id": run_id, "mode": "compact", "started_at": lock.now(), "schema_version": SCHEMA_VERSION, "files_merged": len(merged),
-                   "files_written": len(staged), "articles_written": 0, "articles_rejected": 0, "skipped": 0}  # fmt: skip
+                   "files_written": len(staged), "signature_files_merged": len(signatures), "signatures_kept": kept_signatures,
+                   "articles_written": 0, "articles_rejected": 0, "skipped": 0}  # fmt: skip
         self._write_atomic(posixpath.join(stage, RUNS, f"{run_id}.json"), json.dumps(summary, indent=2).encode() + b"\n")
         with self._atomic_file(posixpath.join(stage, ledger_path(run_id))) as out:
             run_rows, moved = ledger.write_run_ledger(self.fs, stage, sorted(staged), run_id, ledger.LEGACY, out)
         self.fs.makedirs(posixpath.join(stage, ledger.INDEX_DIR), exist_ok=True)
         with self.fs.open(posixpath.join(stage, ledger.INPUTS), "wb") as out, ledger.index_writer(out) as writer:
             forgotten = ledger.update_index(self.index_batches(), run_rows, moved, merged, writer)
+        new_signatures = [posixpath.relpath(p, stage) for p in self.fs.glob(posixpath.join(stage, SIGNATURES))]
         journal = {
             "run_id": run_id,
             "mode": "compact",
-            "files": sorted(staged) + [ledger_path(run_id), ledger.INPUTS],
+            "files": sorted(staged) + new_signatures + [ledger_path(run_id), ledger.INPUTS],
             "merged": merged,
+            "index_deletes": signatures,
             "inputs_forgotten": forgotten,
         }
         return self._journal_and_publish(run_id, journal)
+
+    def _stage_signatures(self, run_id: str) -> tuple[list[str], int]:
+        """Stage the duplicate-detection signatures of the articles still in the dataset as one
+        file, when there are several files or rows of articles that left (replaced, rebuilt away);
+        returns the files it replaces (none: nothing to do) and the rows kept. Holds the ids of
+        the committed articles, a few dozen bytes each."""
+        files = sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(SIGNATURES)))
+        if not files:
+            return [], 0
+        chunks = []
+        for batch in self.index_batches():
+            rows = batch.filter(pc.equal(batch["outcome"], ledger.WRITTEN))
+            ids = ledger.keys_of(rows).to_pylist()
+            chunks.append(pa.array([article_id(i, h) for i, h in zip(ids, rows["content_sha256"].to_pylist())], pa.string()))
+        alive = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
+        total, kept = 0, 0
+        target = posixpath.join(self._path(STAGING, run_id), INDEX_DIR, f"minhash-{run_id}.parquet")
+        with PendingFile(self.fs, target) as out, pq.ParquetWriter(out, SIGNATURE_SCHEMA, compression="zstd") as writer:
+            for rel in files:
+                with self.fs.open(self._path(rel), "rb") as f:
+                    for batch in pq.ParquetFile(f).iter_batches(batch_size=SIGNATURE_ROW_GROUP):
+                        total += batch.num_rows
+                        batch = batch.filter(pc.is_in(batch["article_id"], value_set=alive))
+                        kept += batch.num_rows
+                        if batch.num_rows:
+                            writer.write_table(pa.Table.from_batches([batch]).cast(SIGNATURE_SCHEMA), row_group_size=SIGNATURE_ROW_GROUP)
+        if len(files) < 2 and kept == total:  # one file, nothing dead: leave it
+            self.fs.rm(target)
+            return [], kept
+        return files, kept
 
     def vacuum(self, retention_hours: float, dry_run: bool = False) -> list[str]:
         """Delta: delete the data files commits removed more than ``retention_hours`` ago (time

@@ -33,3 +33,23 @@ def test_planning_benchmark_keeps_only_the_matched_entries():
     # 20 new files and the 100 committed ones in the same folder; only those 100 entries are kept.
     assert re.search(r"planning a run of 120 files \(20 new\): .*\(imports .*; 100 committed entries kept\)", result.stdout), result.stdout
     assert "index update at publish (5,120 rows after)" in result.stdout
+
+
+def test_delta_benchmark_reads_the_same_rows_everywhere():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/delta.py", "--commits", "30", "--rows_per_file", "3", "--partitions", "4",
+         "--checkpoint_interval", "10"],  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # reader, files, rows, seconds before compaction; files, rows, seconds after; compaction seconds
+    rows = {
+        m[1]: (int(m[2]), int(m[3]), int(m[4]), int(m[5]))
+        for m in re.finditer(r"^((?:delta|hive), \w+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+(\d+)\s+(\d+)\s+[\d.]+\s+[\d.]+$", result.stdout, re.M)
+    }
+    assert set(rows) == {"delta, deltalake", "delta, polars", "hive, pyarrow"}, result.stdout
+    # 30 files of 3 rows (rewrites replace a file by a copy), merged into one file per partition.
+    assert set(rows.values()) == {(30, 90, 4, 90)}, result.stdout
+    assert "row counts: 90 for every reader, before and after compaction" in result.stdout

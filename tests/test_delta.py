@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from pipeline import publish as publish_module
 from pipeline.delta_table import APP_ID, DataFile, DeltaLog, RUN_KEY, SCHEMA_KEY
-from pipeline.main import run
+from pipeline.main import run as run_pipeline
 from pipeline.publish import DatasetOutput
 from schemas.article import SCHEMA_VERSION, read_dataset
 from transforms.errors import UsageError
@@ -20,6 +20,17 @@ from transforms.errors import UsageError
 pytestmark = pytest.mark.e2e
 
 KEY = ["source_path", "source_line"]
+_FAST: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _fast_models(ruler_model):
+    """What is tested here is the table, not NER or topics: the rule-based model, keyword topics."""
+    _FAST[:] = ["--spacy_model", ruler_model, "--topic_model", "keywords"]
+
+
+def run(argv):
+    return run_pipeline([*argv, *_FAST])
 COLUMNS = ["source_path", "source_line", "date", "topic", "body", "duplicate_of"]
 
 
@@ -147,6 +158,7 @@ def test_an_output_stays_in_its_format(inbox, tmp_path):
         run(["--input", str(inbox), "--output", str(delta), "--quiet"])
 
 
+@pytest.mark.slow
 def test_a_reader_looping_through_publishes_never_sees_a_partial_run(inbox, tmp_path):
     out = tmp_path / "delta"
     _delta(out, inbox, "r0")
@@ -181,7 +193,7 @@ def _files_by_partition(output: DatasetOutput) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("table_format", ["hive", "delta"])
+@pytest.mark.parametrize("table_format", [pytest.param("hive", marks=pytest.mark.slow), "delta"])
 def test_compaction_merges_small_files_and_the_index_follows_the_rows(inbox, tmp_path, table_format):
     from pipeline.compact import main as compact
 
@@ -193,8 +205,12 @@ def test_compaction_merges_small_files_and_the_index_follows_the_rows(inbox, tmp
     before = _rows(read_dataset(str(out)).to_table() if table_format == "hive" else DeltaTable(str(out)).to_pyarrow_table())
     assert max(_files_by_partition(output).values()) >= 2
 
+    signatures = lambda: sorted((out / "_index").glob("minhash-*.parquet"))  # noqa: E731
+    assert len(signatures()) >= 4  # a file per bundle of each run
     assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10", "--run_id", "c1"]) == 0
     assert set(_files_by_partition(output).values()) == {1}
+    (merged_signatures,) = signatures()  # one file, the articles' signatures, none lost
+    assert sorted(pq.read_table(merged_signatures)["source_id"].to_pylist()) == sorted(r[0] for r in before)
     read = (lambda: read_dataset(str(out)).to_table()) if table_format == "hive" else (lambda: DeltaTable(str(out)).to_pyarrow_table())
     assert _rows(read()) == before
     indexed = {f for f in pq.read_table(out / "_index" / "inputs.parquet")["file"].to_pylist() if f}
@@ -210,9 +226,13 @@ def test_compaction_merges_small_files_and_the_index_follows_the_rows(inbox, tmp
     run(["--input", str(inbox), "--output", str(out), "--run_id", "r9", *flags])
     rows = _rows(read())
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
-    assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10"]) == 0
+    assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10", "--run_id", "c2"]) == 0
+    (merged_signatures,) = signatures()  # the replaced article's old signature is gone
+    assert len(pq.read_table(merged_signatures)) == 4
+    assert json.loads((out / "_runs" / "c2.json").read_text())["signatures_kept"] == 4
 
 
+@pytest.mark.slow
 def test_vacuum_deletes_only_removed_files_after_the_retention(inbox, tmp_path, capsys):
     from pipeline.compact import main as compact
 
@@ -257,6 +277,7 @@ def test_convert_makes_a_hive_dataset_a_delta_table_in_place(inbox, tmp_path, ca
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
 
 
+@pytest.mark.slow
 def test_an_optimize_by_another_engine_stops_runs_until_the_index_is_rebuilt(inbox, tmp_path, capsys):
     from pipeline.compact import main as compact
 

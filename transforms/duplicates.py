@@ -49,6 +49,8 @@ SIGNATURES = "_index/minhash-*.parquet"
 #: Where dropped copies are listed, one JSON line each (relative to the output).
 DUPLICATES_DIR = "_duplicates"
 
+#: Rows per row group of a signature file: what a lookup reads of it at a time.
+SIGNATURE_ROW_GROUP = 4096
 SIGNATURE_SCHEMA = pa.schema(
     [
         pa.field("article_id", pa.string()),
@@ -220,9 +222,8 @@ class _ApplyFn(beam.DoFn):
 
 class _WriteSignaturesFn(beam.DoFn):
     """The kept articles' fingerprints -> one signature file per bundle and window, written
-    ``ROW_GROUP`` rows at a time so a big bundle is never held whole."""
+    `SIGNATURE_ROW_GROUP` rows at a time so a big bundle is never held whole."""
 
-    ROW_GROUP = 4096
 
     def __init__(self, output: str, run_id: str):
         self._output, self._run_id = output, run_id
@@ -240,7 +241,7 @@ class _WriteSignaturesFn(beam.DoFn):
             self._files[window] = (pending, pq.ParquetWriter(pending.out, SIGNATURE_SCHEMA, compression="zstd"), [])
         _, writer, rows = self._files[window]
         rows.append(fp)
-        if len(rows) >= self.ROW_GROUP:
+        if len(rows) >= SIGNATURE_ROW_GROUP:
             writer.write_table(_table(rows))
             rows.clear()
 
