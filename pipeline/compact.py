@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 from typing import Any, Callable, Iterator, Sequence
 
@@ -30,9 +31,8 @@ from pipeline import logs
 
 logs.configure()
 
-from pipeline.main import check_schema  # noqa: E402
 from pipeline.options import new_run_id  # noqa: E402
-from pipeline.publish import DatasetOutput  # noqa: E402
+from pipeline.publish import DatasetOutput, check_schema  # noqa: E402
 from transforms.errors import UsageError  # noqa: E402
 
 PROG = "python -m pipeline.compact"
@@ -72,7 +72,7 @@ def maintained(url: str, run_id: str, say) -> Iterator[DatasetOutput]:
     with output.lock(run_id):
         for action in output.recover():
             say(f"recovery: {action}")
-        yield output
+        yield DatasetOutput(url)  # the format read again: a rolled-forward publish may have created the table
 
 
 def parser() -> argparse.ArgumentParser:
@@ -92,9 +92,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retention_hours",
         type=float,
-        default=DEFAULT_RETENTION_HOURS,
-        help="With --vacuum: keep removed files this long (time travel and readers of older versions need them). "
-        "Default: %(default)s.",
+        default=None,
+        help="With --vacuum: keep removed files this long, rounded up to whole hours (time travel and readers of "
+        f"older versions need them). Default: {DEFAULT_RETENTION_HOURS}.",
     )
     p.add_argument("--dry_run", action="store_true", help="With --vacuum: list what it would delete, delete nothing.")
     p.add_argument("--run_id", default=None, help="Id of the compaction (manifest, file names). Default: compact-<UTC time>.")
@@ -105,8 +105,11 @@ def compact(argv: Sequence[str], say=print) -> dict:
     args = parser().parse_args(list(argv))
     if args.min_rows_per_file < 2 or args.max_rows_per_file < 2 * args.min_rows_per_file:
         raise UsageError("--min_rows_per_file must be at least 2 and at most half of --max_rows_per_file")
-    if args.retention_hours < 0 or ((args.dry_run or args.retention_hours != DEFAULT_RETENTION_HOURS) and not args.vacuum):
-        raise UsageError("--retention_hours and --dry_run go with --vacuum; --retention_hours cannot be negative")
+    if (args.dry_run or args.retention_hours is not None) and not args.vacuum:
+        raise UsageError("--retention_hours and --dry_run go with --vacuum")
+    retention = DEFAULT_RETENTION_HOURS if args.retention_hours is None else args.retention_hours
+    if retention < 0:
+        raise UsageError("--retention_hours cannot be negative")
     run_id = args.run_id or f"compact-{new_run_id()}"
     done: dict = {"run_id": run_id}
     with maintained(args.output, run_id, say) as output:
@@ -132,12 +135,12 @@ def compact(argv: Sequence[str], say=print) -> dict:
                     f"({manifest['signatures_kept']} signatures of articles still in the dataset); "
                     f"manifest: {output.url_of(output.manifest_path(run_id))}"
                 )
-        if args.vacuum:
-            if output.table_format != "delta":
-                say(f"{args.output}: a Hive-layout dataset has nothing to vacuum (a publish deletes the files it replaces)")
-            done["vacuumed"] = output.vacuum(args.retention_hours, args.dry_run)
+        if args.vacuum and output.table_format != "delta":
+            say(f"{args.output}: a Hive-layout dataset has nothing to vacuum (a publish deletes the files it replaces)")
+        elif args.vacuum:
+            done["vacuumed"] = output.vacuum(retention, args.dry_run)
             verb = "would delete" if args.dry_run else "deleted"
-            say(f"vacuum: {verb} {len(done['vacuumed'])} files removed more than {args.retention_hours:g} h ago")
+            say(f"vacuum: {verb} {len(done['vacuumed'])} files removed more than {math.ceil(retention)} h ago")
             for path in done["vacuumed"] if args.dry_run else []:
                 say(f"  {path}")
     return done

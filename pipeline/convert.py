@@ -18,8 +18,8 @@ from pipeline import logs
 logs.configure()
 
 from pipeline.compact import CommandParser, command_main, maintained  # noqa: E402
-from pipeline.main import check_schema  # noqa: E402
 from pipeline.options import new_run_id  # noqa: E402
+from pipeline.publish import check_schema  # noqa: E402
 from transforms.errors import UsageError  # noqa: E402
 
 PROG = "python -m pipeline.convert"

@@ -13,6 +13,7 @@ version (and the run) in its commit info.
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import time
 import urllib.parse
@@ -29,12 +30,19 @@ DELTA_LOG = "_delta_log"
 APP_ID = "news-ingest"
 #: Commit-info keys (the log's commitInfo action keeps them).
 RUN_KEY = "news_ingest.run_id"
+OPERATION_KEY = "news_ingest.operation"
 SCHEMA_KEY = SCHEMA_VERSION_KEY.decode()
+#: Tries of one commit while other writers' commits keep getting in first.
+COMMIT_ATTEMPTS = 20
 #: Object stores deltalake reaches by URL; anything else must be a local path.
 _REMOTE = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure")
 
 #: The table's schema: the files' columns, then the partition columns (as the folder names give them).
 TABLE_SCHEMA = pa.schema(list(ARTICLE_SCHEMA) + [pa.field(name, pa.string()) for name in PARTITION_COLUMNS])
+
+
+class TableChanged(Exception):
+    """Another writer changed the table so that a commit would no longer do what its run planned."""
 
 
 @dataclass(frozen=True, order=True)
@@ -109,32 +117,23 @@ class DeltaLog:
         return self._table().version()
 
     def committed(self) -> int:
-        """The number of our last commit's transaction (0 before the first)."""
+        """The number of our last commit's transaction (0 before the first, or with no table)."""
+        from deltalake.exceptions import TableNotFoundError
+
         try:
             table = self._table()
-        except Exception:  # noqa: BLE001 - deltalake raises TableNotFoundError for a missing log
+        except TableNotFoundError:
             return 0
         return table.transaction_version(APP_ID) or 0
 
-    def foreign_commits(self) -> list[str]:
-        """Operations committed after our last commit by another writer (an OPTIMIZE, a DELETE, a
-        MERGE...), which may have moved or removed rows without the committed-input index
-        knowing; vacuums do not count."""
-        foreign = []
-        for entry in self._table().history():  # newest first
-            if RUN_KEY in entry:
-                break
-            operation = str(entry.get("operation", "?"))
-            if not operation.startswith("VACUUM"):
-                foreign.append(f"{operation} (version {entry.get('version')})")
-        return foreign
-
-    def schema_version(self) -> str | None:
-        """The schema version our latest commit recorded (None for a table nobody of ours wrote)."""
-        for entry in self._table().history(limit=50):
-            if SCHEMA_KEY in entry:
-                return str(entry[SCHEMA_KEY])
-        return None
+    def foreign_commits(self, limit: int = 50) -> list[str]:
+        """The latest operations other writers committed (an OPTIMIZE, a DELETE, a MERGE...),
+        newest first; ours and vacuums do not count."""
+        return [
+            f"{entry.get('operation', '?')} (version {entry.get('version')})"
+            for entry in self._table().history(limit=limit)
+            if RUN_KEY not in entry and not str(entry.get("operation", "")).startswith("VACUUM")
+        ]
 
     def commit(
         self, txn: int, adds: list[DataFile], removes: list[str], run_id: str, operation: str, data_change: bool = True
@@ -142,59 +141,87 @@ class DeltaLog:
         """One commit of ``adds`` and ``removes`` as transaction ``txn``; False (and nothing done)
         when a commit with that number or a later one is already in the log. Creates the table
         when it does not exist yet. ``data_change`` False: the rows stay the same (a compaction),
-        so a reader following the table's changes may skip the commit."""
+        so a reader following the table's changes may skip the commit.
+
+        Optimistic, and checked by us: a file this commit removes must still be in the table
+        (delta-rs lets a commit remove a file an OPTIMIZE already merged away, which would leave
+        the rows it replaces in the merged file), else `TableChanged`; the commit is made on the
+        version just checked, without delta-rs's retries, and checked again when another commit
+        got in first."""
         from deltalake import CommitProperties, Schema, Transaction
-        from deltalake.exceptions import TableNotFoundError
+        from deltalake.exceptions import CommitFailedError, TableNotFoundError
         from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-        try:
-            table = self._table()
-        except TableNotFoundError:
-            table = None
-        if table is not None and (table.transaction_version(APP_ID) or 0) >= txn:
-            return False
-        now = int(time.time() * 1000)
-        current = {f.path: f for f in self.files()} if table is not None else {}
-        already = [f.path for f in adds if f.path in current]
-        if already:
-            raise RuntimeError(f"Delta commit {txn} of run {run_id}: {already[0]} is already in the table")
-        add_actions = [
-            AddAction(f.path, f.size, partition_values(f.path), now, data_change, json.dumps({"numRecords": f.rows}))
-            for f in adds
-        ]
-        remove_actions = [
-            RemoveAction(path, data_change, now, current[path].size if path in current else None, partition_values(path))
-            for path in removes
-            if path in current  # a file an earlier attempt of this publish already removed is not
-        ]
         properties = CommitProperties(
-            custom_metadata={RUN_KEY: run_id, SCHEMA_KEY: SCHEMA_VERSION, "news_ingest.operation": operation},
+            custom_metadata={RUN_KEY: run_id, SCHEMA_KEY: SCHEMA_VERSION, OPERATION_KEY: operation},
             app_transactions=[Transaction(APP_ID, txn)],
+            max_commit_retries=0,
         )
         schema = Schema.from_arrow(TABLE_SCHEMA.remove_metadata())
-        if table is None:
-            create_table_with_add_actions(
-                self.uri,
-                schema,
-                add_actions,
-                mode="error",
-                partition_by=list(PARTITION_COLUMNS),
-                storage_options=self.storage_options,
-                commit_properties=properties,
-            )
-        else:
-            table.create_write_transaction(
-                [*remove_actions, *add_actions],
-                mode="append",
-                schema=schema,
-                partition_by=list(PARTITION_COLUMNS),
-                commit_properties=properties,
-            )
+        for _ in range(COMMIT_ATTEMPTS):
+            try:
+                table = self._table()
+            except TableNotFoundError:
+                table = None
+            if table is not None and (table.transaction_version(APP_ID) or 0) >= txn:
+                if not any(entry.get(RUN_KEY) == run_id for entry in table.history(limit=1000)):
+                    raise RuntimeError(f"Delta commit of run {run_id}: transaction {txn} is in the log, made by another run")
+                return False
+            now = int(time.time() * 1000)
+            current = {f.path: f for f in self.files()} if table is not None else {}
+            already = [f.path for f in adds if f.path in current]
+            if already:
+                raise RuntimeError(f"Delta commit of run {run_id}: {already[0]} is already in the table")
+            gone = [path for path in removes if path not in current]
+            if gone:
+                raise TableChanged(f"{gone[0]}, which this run replaces, was removed from the table by another writer")
+            add_actions = [
+                AddAction(f.path, f.size, partition_values(f.path), now, data_change, json.dumps({"numRecords": f.rows}))
+                for f in adds
+            ]
+            try:
+                if table is None:
+                    create_table_with_add_actions(
+                        self.uri,
+                        schema,
+                        add_actions,
+                        mode="error",
+                        partition_by=list(PARTITION_COLUMNS),
+                        storage_options=self.storage_options,
+                        commit_properties=properties,
+                    )
+                else:
+                    table.create_write_transaction(
+                        [*(RemoveAction(p, data_change, now, current[p].size, partition_values(p)) for p in removes), *add_actions],
+                        mode="append",
+                        schema=schema,
+                        partition_by=list(PARTITION_COLUMNS),
+                        commit_properties=properties,
+                    )
+                return True
+            except CommitFailedError:
+                continue  # another commit got in first: look again
+            except Exception:
+                if table is None and self._exists():
+                    continue  # another writer created the table first
+                raise
+        raise RuntimeError(f"Delta commit of run {run_id}: other writers kept committing first ({COMMIT_ATTEMPTS} attempts)")
+
+    def _exists(self) -> bool:
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            self._table()
+        except TableNotFoundError:
+            return False
         return True
 
     def vacuum(self, retention_hours: float, dry_run: bool = False) -> list[str]:
         """Delete the files commits removed more than ``retention_hours`` ago (never a file the
         log does not name: a running job's staged or not yet committed files are left alone)."""
         return self._table().vacuum(
-            retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=False, full=False
+            retention_hours=math.ceil(retention_hours),  # whole hours: never shorter than asked
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            full=False,
         )

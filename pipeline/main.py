@@ -18,7 +18,6 @@ from typing import Any, Callable
 
 import apache_beam as beam
 import fsspec
-import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.util import WaitOn
 
@@ -27,11 +26,10 @@ from pipeline.config import RunConfig, resolve
 from pipeline.options import IngestOptions, parse_options
 from pipeline.plan import dry_run, plan_run, stale_settings
 from pipeline.progress import ProgressReporter, stage_seconds
-from pipeline.publish import DatasetOutput
+from pipeline.publish import DatasetOutput, check_schema
 from pipeline.report import write_report
 from pipeline.signatures import OutputSignatures
 from pipeline.summary import SummarizeRun, format_summary
-from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from transforms import faults
 from transforms.clean import CleanArticles
 from transforms.duplicates import OFF, FindDuplicates, MarkDuplicates
@@ -278,33 +276,3 @@ def exit_status(manifest: dict[str, Any], max_reject_ratio: float) -> tuple[int,
 
 def _printer(verbosity: int) -> Callable[[str], None]:
     return (lambda message: None) if verbosity < 0 else print
-
-
-def check_schema(output: DatasetOutput) -> None:
-    """Stop before any work when the dataset's files have a schema this code cannot append to.
-
-    Compatible: the same columns, plus columns this version adds (nullable). Anything else (a
-    column missing here or of another type) is named in the error.
-    """
-    existing = output.partition_files()
-    if not existing:
-        return
-    with output.open(existing[-1]) as f:
-        theirs = pq.read_schema(f)
-    ours = {field.name: field for field in ARTICLE_SCHEMA}
-    problems = []
-    for field in theirs:
-        if field.name not in ours:
-            problems.append(f"{field.name} ({field.type}) is not in schema {SCHEMA_VERSION}")
-        elif not field.type.equals(ours[field.name].type):
-            problems.append(f"{field.name} is {field.type} there but {ours[field.name].type} here")
-    added = [name for name in ours if name not in theirs.names]
-    if any(not ours[name].nullable for name in added):
-        problems += [f"{name} is new and not nullable" for name in added if not ours[name].nullable]
-    if problems:
-        version = (theirs.metadata or {}).get(SCHEMA_VERSION_KEY, b"?").decode()
-        raise UsageError(
-            f"{output.url} holds schema {version}, incompatible with this code's {SCHEMA_VERSION}: "
-            + "; ".join(problems)
-            + ". Write to a new --output, or reprocess into it with --mode rebuild."
-        )

@@ -32,10 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import ledger, lock
-from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, table_uri
+from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, TableChanged, table_uri
 from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import INDEX_DIR, RUNS, ledger_path
-from schemas.article import SCHEMA_VERSION, article_id, source_id, split_source_id
+from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, article_id, source_id, split_source_id
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
@@ -44,7 +44,6 @@ from transforms.parquet_files import PendingFile, merge_files, part_name
 STAGING = "_staging"
 SUCCESS = "_SUCCESS"
 JOURNAL = "_PUBLISHING"
-TABLE_FORMATS = ("hive", "delta")
 _LOG = logging.getLogger(__name__)
 
 
@@ -76,19 +75,22 @@ class DatasetOutput:
             self.check_index_follows_table()
 
     def check_index_follows_table(self) -> None:
-        """Stop when another writer changed the Delta table so that the committed-input index
-        names files it no longer has: a changed input's old row could not be found and removed."""
-        foreign = self.delta.foreign_commits()
-        if not foreign:
-            return
-        current = set(self.partition_files())
-        stale = sorted({f for batch in self.index_batches() for f in batch["file"].unique().to_pylist() if f} - current)
+        """Stop when another writer changed the Delta table (an OPTIMIZE, a DELETE) so that the
+        committed-input index names files it no longer has: a changed input's old row could not
+        be found and replaced."""
+        stale = self._indexed_files() - set(self.partition_files())
         if stale:
+            foreign = self.delta.foreign_commits()
             raise UsageError(
-                f"--output {self.url}: the Delta table was changed by another writer ({', '.join(foreign[:3])}), and "
-                f"{len(stale)} files the committed-input index names are no longer in it: run python -m pipeline.compact "
-                f"{self.url} --reindex (or compact with python -m pipeline.compact, which keeps the index)"
+                f"--output {self.url}: {len(stale)} files the committed-input index names are no longer in the Delta "
+                f"table, changed by another writer ({', '.join(foreign[:3]) or 'its commits are no longer in the log'}): "
+                f"run python -m pipeline.compact {self.url} --reindex (and compact with python -m pipeline.compact, "
+                "which keeps the index)"
             )
+
+    def _indexed_files(self) -> set[str]:
+        """The data files the committed-input index names (read a row group at a time)."""
+        return {f for batch in self.index_batches() for f in batch["file"].unique().to_pylist() if f}
 
     def reindex(self) -> tuple[int, int]:
         """Point the committed-input index at the files of the table's current version, after
@@ -96,7 +98,7 @@ class DatasetOutput:
         not know. Returns (entries moved, entries forgotten: rows no longer in the table, whose
         inputs a later run ingests again). The caller holds the lock."""
         current = self.partition_files()
-        known = {f for batch in self.index_batches() for f in batch["file"].unique().to_pylist() if f}
+        known = self._indexed_files()
         where: dict[str, str] = {}
         for rel in sorted(set(current) - known):
             with self.fs.open(self._path(rel), "rb") as f:
@@ -349,11 +351,13 @@ class DatasetOutput:
 
     def _journal_and_publish(self, run_id: str, journal: dict[str, Any]) -> dict[str, Any]:
         """Write the journal (the point of no return), then carry it out."""
+        if self.table_format == "hive" and self.has_delta_log():  # deleting files the log names would break the table
+            raise UsageError(f"{self.url} is a Delta table: use --table_format delta")
         journal["table_format"] = self.table_format
         if self.delta is not None:  # the commit's number, fixed before it happens (see `pipeline.delta_table`)
             journal["delta_transaction"] = self.delta.committed() + 1
         faults.reached("publish-before-journal")
-        self.fs.pipe_file(posixpath.join(self._path(STAGING, run_id), JOURNAL), json.dumps(journal).encode())
+        self._write_atomic(posixpath.join(self._path(STAGING, run_id), JOURNAL), json.dumps(journal).encode())
         faults.reached("publish-after-journal")
         return self._publish_journal(run_id)
 
@@ -444,7 +448,7 @@ class DatasetOutput:
         if self.has_delta_log():
             raise UsageError(f"{self.url} is a Delta table already")
         files = self._data_files(self._hive_files())
-        DeltaLog(table_uri(self.url, self.fs, self.root)).commit(1, files, [], run_id, "convert")
+        self._delta_log().commit(1, files, [], run_id, "convert")
         return len(files)
 
     def _staged_ids(self, stage: str, staged: list[str]) -> tuple[list[str], list[str]]:
@@ -577,16 +581,38 @@ class DatasetOutput:
                     yield from (json.loads(line) for line in f)
 
     def _publish_journal(self, run_id: str) -> dict[str, Any]:
-        """Carry out a journal; every step is safe to repeat, so a crash is rolled forward."""
+        """Carry out a journal; every step is safe to repeat, so a crash is rolled forward.
+
+        Hive: move the files in, then delete what the run replaces. Delta: move the data files
+        in (no Delta reader sees them yet), commit, and only then move in the index, ledger and
+        signatures; the files the commit removes stay on disk for older versions. A commit that
+        another writer's change makes unsafe (`TableChanged`) is not made: the publish is undone
+        and the run stops, its inputs left for the next run."""
         stage = self._path(STAGING, run_id)
         journal = json.loads(self.fs.cat_file(posixpath.join(stage, JOURNAL)))
         files = [f for f in journal["files"] if f != JOURNAL]
-        for rel in files:
+        delta = journal.get("table_format") == "delta"
+        data = [rel for rel in files if _is_data_file(rel)]
+        for rel in data if delta else files:
             self._move_in(stage, rel, rel, run_id)
             faults.reached("publish-move")
-        delta = journal.get("table_format") == "delta"
-        # Delta: files the commit removes stay on disk for older versions (vacuum deletes them).
-        removed = journal.get("deletes", []) + journal.get("merged", []) + [r["file"] for r in journal.get("rewrites", [])]
+        outputs = self._data_files(data)
+        if delta:
+            faults.reached("publish-before-commit")
+            mode = journal.get("mode", "incremental")
+            removed = journal.get("deletes", []) + journal.get("merged", []) + [r["file"] for r in journal.get("rewrites", [])]
+            try:
+                self._delta_log().commit(journal["delta_transaction"], outputs, removed, run_id, mode, data_change=mode != "compact")
+            except TableChanged as exc:
+                self._undo_publish(run_id, data)
+                raise UsageError(
+                    f"run {run_id} was not published, its inputs are left for the next run: {exc}. Run python -m "
+                    f"pipeline.compact {self.url} --reindex, then run again"
+                ) from exc
+            faults.reached("publish-after-commit")
+            for rel in files:
+                if rel not in data:
+                    self._move_in(stage, rel, rel, run_id)
         for rewrite in journal.get("rewrites", []):
             faults.reached("publish-rewrite")
             if rewrite["staged"]:
@@ -596,13 +622,6 @@ class DatasetOutput:
         for rel in (journal.get("deletes", []) + journal.get("merged", []) if not delta else []) + journal.get("index_deletes", []):
             if self.fs.exists(self._path(rel)):
                 self.fs.rm(self._path(rel))
-        outputs = self._data_files(files)
-        if delta:
-            faults.reached("publish-before-commit")
-            log = self.delta or DeltaLog(table_uri(self.url, self.fs, self.root))
-            mode = journal.get("mode", "incremental")
-            log.commit(journal["delta_transaction"], outputs, removed, run_id, mode, data_change=mode != "compact")
-            faults.reached("publish-after-commit")
         faults.reached("publish-before-manifest")
         manifest = self._manifest(run_id, files, outputs)
         manifest["mode"] = journal.get("mode", manifest.get("mode"))
@@ -622,6 +641,22 @@ class DatasetOutput:
         self.fs.pipe_file(self._path(SUCCESS), f"{run_id}\n".encode())
         return manifest
 
+    def _undo_publish(self, run_id: str, data: list[str]) -> None:
+        """Give up a Delta publish whose commit was not made: the journal goes first (a crash
+        then leaves an unfinished run, which the next run deletes), then the data files it had
+        moved in, which no version of the table names."""
+        stage = self._path(STAGING, run_id)
+        self.fs.rm(posixpath.join(stage, JOURNAL))
+        for rel in data:
+            if self.fs.exists(self._path(rel)):
+                self.fs.rm(self._path(rel))
+        self.fs.rm(stage, recursive=True)
+        self._remove_empty_staging()
+
+    def _delta_log(self) -> DeltaLog:
+        """This output's Delta log (also for a Delta journal rolled forward by a Hive-mode output)."""
+        return self.delta or DeltaLog(table_uri(self.url, self.fs, self.root))
+
     def _remove_empty_staging(self) -> None:
         if self.fs.exists(self._path(STAGING)) and not self.fs.ls(self._path(STAGING), detail=False):
             self.fs.rmdir(self._path(STAGING))
@@ -638,7 +673,7 @@ class DatasetOutput:
         """The published data files among ``files``, with their sizes and rows."""
         outputs = []
         for rel in files:
-            if rel.startswith("date=") and rel.endswith(".parquet"):
+            if _is_data_file(rel):
                 with self.fs.open(self._path(rel), "rb") as f:
                     outputs.append(DataFile(rel, self.fs.size(self._path(rel)), pq.ParquetFile(f).metadata.num_rows))
         return outputs
@@ -663,6 +698,40 @@ class DatasetOutput:
     def _atomic_file(self, path: str) -> PendingFile:
         """A binary file written under a hidden temporary name, moved to ``path`` when complete."""
         return PendingFile(self.fs, path, ".tmp")
+
+
+def check_schema(output: DatasetOutput) -> None:
+    """Stop before any work when the dataset's files have a schema this code cannot append to.
+
+    Compatible: the same columns, plus columns this version adds (nullable). Anything else (a
+    column missing here or of another type) is named in the error.
+    """
+    existing = output.partition_files()
+    if not existing:
+        return
+    with output.open(existing[-1]) as f:
+        theirs = pq.read_schema(f)
+    ours = {field.name: field for field in ARTICLE_SCHEMA}
+    problems = []
+    for field in theirs:
+        if field.name not in ours:
+            problems.append(f"{field.name} ({field.type}) is not in schema {SCHEMA_VERSION}")
+        elif not field.type.equals(ours[field.name].type):
+            problems.append(f"{field.name} is {field.type} there but {ours[field.name].type} here")
+    added = [name for name in ours if name not in theirs.names]
+    if any(not ours[name].nullable for name in added):
+        problems += [f"{name} is new and not nullable" for name in added if not ours[name].nullable]
+    if problems:
+        version = (theirs.metadata or {}).get(SCHEMA_VERSION_KEY, b"?").decode()
+        raise UsageError(
+            f"{output.url} holds schema {version}, incompatible with this code's {SCHEMA_VERSION}: "
+            + "; ".join(problems)
+            + ". Write to a new --output, or reprocess into it with --mode rebuild."
+        )
+
+
+def _is_data_file(rel: str) -> bool:
+    return rel.startswith("date=") and rel.endswith(".parquet")
 
 
 def _read_only(path: str) -> bool:

@@ -247,6 +247,7 @@ def test_vacuum_deletes_only_removed_files_after_the_retention(inbox, tmp_path, 
     stray.write_bytes((out / removed).read_bytes())
 
     assert compact([str(out), "--no_merge", "--vacuum"]) == 0  # a week's retention: nothing is that old
+    assert compact([str(out), "--no_merge", "--vacuum", "--retention_hours", "0.5"]) == 0  # an hour, not none
     assert removed in on_disk()
     assert compact([str(out), "--no_merge", "--vacuum", "--retention_hours", "0", "--dry_run"]) == 0
     assert removed in capsys.readouterr().out and removed in on_disk()
@@ -297,3 +298,54 @@ def test_an_optimize_by_another_engine_stops_runs_until_the_index_is_rebuilt(inb
     assert again["articles_written"] == 1
     rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4  # the corrected article replaced, not duplicated
+
+
+def test_an_optimize_during_a_publish_stops_it_instead_of_duplicating_rows(inbox, tmp_path, monkeypatch, capsys):
+    """delta-rs lets a commit remove a file an OPTIMIZE has merged away (the rows it replaces
+    would stay in the merged file): the publish checks, gives up and leaves the inputs for later."""
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    for i, path in enumerate(sorted(inbox.glob("00*.txt"))):
+        run(["--input", str(path), "--output", str(out), "--run_id", f"r{i}", "--table_format", "delta", "--min_rows_per_file", "1", "--quiet"])
+    _correct(inbox, "001")
+
+    def optimize_meanwhile(point):
+        if point == "publish-before-commit":
+            DeltaTable(str(out)).optimize.compact()
+
+    monkeypatch.setattr(publish_module.faults, "reached", optimize_meanwhile)
+    with pytest.raises(UsageError, match=r"run r8 was not published, its inputs are left for the next run: .* removed .* --reindex"):
+        _delta(out, inbox, "r8", "--min_rows_per_file", "1")
+    monkeypatch.undo()
+    rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4  # the old version only, once
+    assert not (out / "_staging").exists() and not (out / "_runs" / "r8.json").exists()
+
+    assert compact([str(out), "--reindex", "--no_merge"]) == 0
+    assert _delta(out, inbox, "r9")["articles_written"] == 1  # the corrected input, processed now
+    rows = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
+    assert any(r[4].endswith("A correction was appended to this article.") for r in rows)
+
+
+def test_compact_after_a_first_delta_run_died_before_its_commit(inbox, tmp_path, monkeypatch):
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+
+    def die(point):
+        if point == "publish-before-commit":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish_module.faults, "reached", die)
+    with pytest.raises(KeyboardInterrupt):
+        _delta(out, inbox, "r1", "--min_rows_per_file", "1")
+    monkeypatch.undo()
+    assert not (out / "_delta_log").exists() and list(out.glob("date=*/topic=*/*.parquet"))
+    # compact rolls the publish forward (creating the table) and then works on the Delta table.
+    assert compact([str(out), "--min_rows_per_file", "5", "--max_rows_per_file", "10"]) == 0
+    table = DeltaTable(str(out))
+    rows = _rows(table.to_pyarrow_table())
+    assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
+    assert all((out / f).exists() for f in DatasetOutput(str(out)).partition_files())
