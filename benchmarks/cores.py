@@ -1,6 +1,6 @@
 """Where the second core goes: one worker against two, with every process's CPU time sampled.
 
-    python benchmarks/cores.py --articles 2000 [--rounds 2] [--copies 0.1] [--pipeline_flags "..."]
+    python benchmarks/cores.py --articles 2000 [--rounds 2] [--copies 0.1] [--pipeline_flags "..."] [--raw]
 
 Runs the whole pipeline (default models) on a generated corpus with one worker and with
 ``--direct_num_workers 2 --direct_running_mode multi_processing``, in turn, and samples the CPU
@@ -14,6 +14,10 @@ give at most 2x; what a 2-worker run loses against that is split into
     the driver's planning and publish, which are serial).
 Prints per round the wall times, the speed-up, both losses, and per process its CPU seconds,
 when it started and stopped working, and the NER articles each worker did (from the summary).
+Then the same for spaCy alone, without the pipeline: one process running the default model over
+all the corpus's texts, against two processes at once over half each. What two processes lose
+there (their CPU seconds beyond one process's, for the same articles) is the machine's: two
+busy cores share caches and memory bandwidth.
 Results go to ``docs/benchmarks.md`` by hand, with the date and the commit.
 """
 from __future__ import annotations
@@ -139,12 +143,49 @@ def report(one: dict, two: dict) -> list[str]:
     return lines
 
 
+RAW = """
+import json, sys, time
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+start, cpu = time.perf_counter(), time.process_time()
+from transforms.entities import default_model, load_ner
+nlp = load_ner(default_model())
+n = sum(1 for _ in nlp.pipe(texts, batch_size=64))
+print(json.dumps({"articles": n, "wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}))
+"""
+
+
+def raw_spacy(corpus: pathlib.Path, work: pathlib.Path) -> list[str]:
+    """spaCy alone: one process over every text, then two processes at once over half each."""
+    texts = [p.read_text("utf-8") for p in sorted(corpus.rglob("*.txt"))]
+    halves = [texts[0::2], texts[1::2]]
+    files = []
+    for name, part in (("all", texts), ("a", halves[0]), ("b", halves[1])):
+        files.append(work / f"texts-{name}.json")
+        files[-1].write_text(json.dumps(part), "utf-8")
+
+    def start(path: pathlib.Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", RAW, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+
+    one = json.loads(start(files[0]).communicate()[0].strip().splitlines()[-1])
+    began = time.perf_counter()
+    jobs = [start(files[1]), start(files[2])]
+    two = [json.loads(job.communicate()[0].strip().splitlines()[-1]) for job in jobs]
+    wall = time.perf_counter() - began
+    cpu = sum(t["cpu"] for t in two)
+    return [
+        f"spaCy alone on the corpus's {len(texts)} texts: 1 process {one['wall']:.1f} s wall, {one['cpu']:.1f} CPU s; "
+        f"2 processes at once {wall:.1f} s wall, {cpu:.1f} CPU s ({two[0]['cpu']:.1f} + {two[1]['cpu']:.1f}): "
+        f"speed-up {one['wall'] / wall:.2f}x, CPU for the same work {cpu / one['cpu']:.2f}x"
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--copies", type=float, default=0.1, help="Share of near copies in the corpus (benchmarks/corpus.py).")
     parser.add_argument("--pipeline_flags", default="", help="Extra pipeline flags for both runs.")
+    parser.add_argument("--raw", action="store_true", help="Also spaCy alone, 1 process against 2 at once.")
     args = parser.parse_args()
     flags = shlex.split(args.pipeline_flags)
     with tempfile.TemporaryDirectory(prefix="news-ingest-cores-") as tmp:
@@ -160,6 +201,8 @@ def main() -> None:
             print(f"round {round_ + 1}: {one['articles']} articles written by each run")
             print("\n".join(report(one, two)), flush=True)
         print("speed-ups: " + ", ".join(f"{s:.2f}x" for s in speedups))
+        if args.raw:
+            print("\n".join(raw_spacy(work / "corpus", work)), flush=True)
 
 
 if __name__ == "__main__":
