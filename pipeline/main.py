@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import apache_beam as beam
 import fsspec
-from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 from apache_beam.transforms.util import WaitOn
 
 from pipeline import logs
@@ -34,6 +34,7 @@ from transforms import faults
 from transforms.clean import CleanArticles
 from transforms.duplicates import OFF, FindDuplicates, MarkDuplicates
 from transforms.entities import NER_WORK, ExtractEntities
+from transforms.entities import preload as preload_ner
 from transforms.errors import UsageError
 from transforms.failures import REJECTED, WriteRejections
 from transforms.match import MatchFiles
@@ -41,6 +42,7 @@ from transforms.read import FILE_READS, SKIPPED, STALE, KnownInputs, ReadArticle
 from transforms.repeated_lines import CountRepeatedLines
 from transforms.spill import SPILL_DIR, ReadSpilled, SpillToFiles
 from transforms.topics import AssignTopics
+from transforms.topics import preload as preload_topics
 from transforms.write import WriteParquet
 
 _LOG = logging.getLogger(__name__)
@@ -137,7 +139,6 @@ def _runner(options: IngestOptions, streaming: bool = False):
             "Beam streaming runners are not supported yet (docs/design.md)"
         )
     if name in ("", "direct", "directrunner"):
-        from apache_beam.options.pipeline_options import DirectOptions
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
         from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
@@ -170,6 +171,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     say = _printer(config.verbosity)
     standard = options.view_as(StandardOptions)
     streaming, standard.streaming = standard.streaming, False  # a watch loop runs each window as a batch
+    in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
     runner = _runner(options, streaming)
     try:
         output = DatasetOutput(config.output, config.table_format)
@@ -192,6 +194,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         def run_window(window: RunConfig, interruptible: Callable[[], Any]) -> dict[str, Any]:
             return _run_locked(window, options, runner, output, say, interruptible)
 
+        if in_process:  # the windows run in this process: their first one need not wait for the models
+            preload_ner(config.spacy_models, config.ner_gemm)
+            preload_topics(config.topic_model, config.taxonomy)
         return watch(config, output, say, run_window)
     _LOG.info("run %s: %s -> %s with %s", config.run_id, ", ".join(config.inputs), config.output, config.spacy_models)
     with output.lock(config.run_id):

@@ -1,13 +1,18 @@
 """Duplicate stage: marks (or drops) articles whose cleaned body repeats one seen before.
 
-    articles -> fingerprint (body_sha256, MinHash, LSH band keys)
-             -> meet in buckets by band key, with committed articles whose keys match
-             -> each article's first copy (committed first, then lowest source id)
+    articles -> fingerprint (body_sha256, MinHash, LSH band keys) -> parked in files
+             -> per shard of the band keys: the buckets that hold two articles or more, with
+                committed articles whose keys match -> each article's first copy in each
+             -> per article: its first copy (committed first, then lowest source id)
              -> mark: duplicate_of + similarity on the row | drop: a `DuplicateOf` record instead
 
 `FindDuplicates` makes the decisions, `MarkDuplicates` applies them after cleaning and before
-NER, so a dropped copy costs no NER. Only fingerprints are shuffled, never articles; the
-decisions (one per duplicate) reach the articles as a side input.
+NER, so a dropped copy costs no NER. Neither articles nor fingerprints go through the runner's
+shuffles: the fingerprints are parked in Parquet files (under the run's ``_spill/``) and only the
+files' names travel; each shard of the band keys reads the (key, member) pairs it owns as arrays,
+then only the members of shared buckets whole. A single-process runner holds every PCollection
+that crosses a stage in memory, so this keeps the stage's memory to a shard's arrays, not the
+run's fingerprints. The decisions (one per duplicate) reach the articles as a side input.
 
 Committed articles' signatures live under the output (``_index/minhash-*.parquet``), a Parquet file
 per bundle and window (see `_WriteSignaturesFn`); a run reads only their ``keys`` column to find the rows that
@@ -35,6 +40,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.article import Article
 from transforms.parquet_files import PendingFile
 from transforms.near_duplicates import Fingerprint, body_sha256, first_copy, rank
+from transforms.spill import SPILL_DIR
 from transforms.windows import window_suffix
 
 _LOG = logging.getLogger(__name__)
@@ -121,31 +127,46 @@ def _fingerprint(article: Article) -> Fingerprint:
 
 
 class _LookupCommittedFn(beam.DoFn):
-    """A committed signature file -> its fingerprints that share a key with this run's."""
+    """A committed signature file -> its fingerprints that share a key with this run's (read
+    from the run's fingerprint files, once per window, as arrays: not one object per key)."""
 
     def __init__(self):
-        self._keys: tuple[Any, pa.Array, set[str]] | None = None
+        self._run: tuple[Any, pa.Array, pa.Array] | None = None
 
-    def process(self, part: str, run_keys: list[int], run_sources: list[str], window=beam.DoFn.WindowParam) -> Iterator[Fingerprint]:
-        if self._keys is None or self._keys[0] != window:  # the same side inputs for a window
-            self._keys = (window, pa.array(np.unique(np.asarray(run_keys, dtype=np.int64))), set(run_sources))
+    def process(self, part: str, run_files: list[str], window=beam.DoFn.WindowParam) -> Iterator[Fingerprint]:
+        if self._run is None or self._run[0] != window:
+            keys, sources = [], []
+            for path in sorted(set(run_files)):
+                with fsspec.open(path, "rb") as f:
+                    table = pq.read_table(f, columns=["source_id", "keys"])
+                keys.append(pc.list_flatten(table["keys"]).to_numpy())
+                sources.append(table["source_id"].combine_chunks())
+            unique_keys = np.unique(np.concatenate(keys)) if keys else np.array([], dtype=np.int64)
+            self._run = (window, pa.array(unique_keys), pa.concat_arrays(sources) if sources else pa.array([], pa.string()))
         try:
             with fsspec.open(part, "rb") as f:
-                # This run's own inputs are processed again: their committed rows are being replaced.
-                found = [fp for fp in matching_signatures(f, self._keys[1]) if fp.source_id not in self._keys[2]]
+                found = list(matching_signatures(f, self._run[1]))
         except (OSError, ValueError, pa.ArrowException) as exc:
             _LOG.warning("skipping unreadable signature file %s: %s", part, exc)
             return
-        yield from found
+        if found:
+            # This run's own inputs are processed again: their committed rows are being replaced.
+            again = pc.is_in(pa.array([fp.source_id for fp in found], pa.string()), value_set=self._run[2]).to_pylist()
+            yield from (fp for fp, replaced in zip(found, again) if not replaced)
 
 
 def _alive(keyed: tuple[Any, Iterable[Fingerprint]], committed: CommittedSignatures) -> Iterable[Fingerprint]:
     return committed.alive(list(keyed[1]))
 
 
-def _member(article_id: str, committed: bool) -> tuple[int, bool]:
+#: The band keys are looked at in this many shards, one at a time, so that a worker holds the
+#: memberships of a shard, not of the whole run.
+SHARDS = 8
+
+
+def _member_ids(article_ids: Sequence[str]) -> np.ndarray:
     """A bucket member's id: 64 bits of its article id (a hex digest) as a signed integer."""
-    return int(article_id[:16], 16) - (1 << 63), committed
+    return np.array([int(a[:16], 16) - (1 << 63) for a in article_ids], dtype=np.int64)
 
 
 def _pack(fp: Fingerprint) -> tuple[str, str, bytes, bytes]:
@@ -157,22 +178,67 @@ def _unpack(packed: tuple[str, str, bytes, bytes]) -> Fingerprint:
     return Fingerprint(article_id, source_id, sha.hex(), sig, ())
 
 
-def _shared_bucket(keyed: tuple[int, Iterable[tuple[int, bool]]]) -> Iterator[tuple[tuple[int, bool], int]]:
-    """A bucket's members -> (member, band key) for each, when it holds two members or more."""
-    key, members = keyed
-    members = set(members)
-    if len(members) > 1:
-        for member in members:
-            yield member, key
+def _read_fingerprints(path: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    with fsspec.open(path, "rb") as f:
+        yield from pq.ParquetFile(f).iter_batches(columns=columns, batch_size=SIGNATURE_ROW_GROUP)
 
 
-def _shared_members(keyed: tuple[tuple[int, bool], dict[str, Iterable]]) -> Iterator[tuple[int, tuple[tuple, bool]]]:
-    """A member's packed signature and its shared buckets -> (band key, (packed, committed)) each."""
-    (_, committed), found = keyed
-    packed = next(iter(found["signature"]), None)
-    if packed is not None:
-        for key in set(found["shared"]):
-            yield key, (packed, committed)
+class _BucketsOfShardFn(beam.DoFn):
+    """(shard, the run's fingerprint files) + the committed candidates -> (article id, its first
+    copy in a bucket) for each bucket of the shard that holds two articles or more.
+
+    Two passes over the files: the shard's (band key, member) pairs, as arrays, find the shared
+    buckets; then only the members of those are read whole. Nothing of the run travels through
+    the runner but file names, so a single-process runner does not hold it in memory."""
+
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+
+    def process(self, keyed: tuple[int, Iterable[str]], committed: list[Fingerprint]) -> Iterator[tuple[str, tuple]]:
+        shard, paths = keyed
+        paths = sorted(set(paths))
+        keys, members, flags = [], [], []  # band key, member id, 1 for a committed member
+        for path in paths:
+            for batch in _read_fingerprints(path, ["article_id", "keys"]):
+                flat = pc.list_flatten(batch["keys"]).to_numpy()
+                mine = flat % SHARDS == shard
+                if mine.any():
+                    rows = pc.list_parent_indices(batch["keys"]).to_numpy()[mine]
+                    keys.append(flat[mine])
+                    members.append(_member_ids(batch["article_id"].to_pylist())[rows])
+                    flags.append(np.zeros(len(rows), dtype=np.int64))
+        theirs = {}  # committed member id -> fingerprint
+        for fp in committed:
+            mine = [k for k in fp.keys if k % SHARDS == shard]
+            if mine:
+                member = int(_member_ids([fp.article_id])[0])
+                theirs[member] = fp
+                keys.append(np.array(mine, dtype=np.int64))
+                members.append(np.full(len(mine), member, dtype=np.int64))
+                flags.append(np.ones(len(mine), dtype=np.int64))
+        if not keys:
+            return
+        triples = np.unique(np.stack([np.concatenate(keys), np.concatenate(members), np.concatenate(flags)], axis=1), axis=0)
+        bucket_keys, counts = np.unique(triples[:, 0], return_counts=True)
+        shared = triples[np.isin(triples[:, 0], bucket_keys[counts > 1])]
+        if not len(shared):
+            return
+        wanted = np.unique(shared[shared[:, 2] == 0][:, 1])
+        ours: dict[int, Fingerprint] = {}
+        for path in paths:
+            for batch in _read_fingerprints(path, ["article_id", "source_id", "body_sha256", "signature"]):
+                ids = _member_ids(batch["article_id"].to_pylist())
+                rows = np.flatnonzero(np.isin(ids, wanted))
+                if len(rows):
+                    for i, row in zip(rows, batch.take(pa.array(rows)).to_pylist()):
+                        ours[int(ids[i])] = Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], ())
+        buckets: dict[int, list[tuple[tuple, bool]]] = {}
+        for key, member, committed_flag in shared.tolist():
+            fp = theirs.get(member) if committed_flag else ours.get(member)
+            if fp is not None:
+                buckets.setdefault(key, []).append((_pack(fp), bool(committed_flag)))
+        for key, bucket in buckets.items():
+            yield from _bucket_candidates((key, bucket), self._threshold)
 
 
 def _bucket_candidates(keyed: tuple[int, Iterable[tuple[tuple, bool]]], threshold: float) -> Iterator[tuple[str, tuple]]:
@@ -290,50 +356,59 @@ class FindDuplicates(beam.PTransform):
         self._output, self._run_id, self._committed = output, run_id, committed
 
     def expand(self, articles):
-        threshold = self._threshold
-        fps = articles | "Fingerprint" >> beam.Map(_fingerprint)
-        run = fps | "RunSignatures" >> beam.Map(lambda fp: ((fp.article_id, False), fp))
-        signed = [run]
+        # The run's fingerprints are parked in files (one per bundle and window); only their
+        # names travel, so a single-process runner never holds a run's fingerprints in memory.
+        spilled = (
+            articles
+            | "Fingerprint" >> beam.Map(_fingerprint)
+            | "ParkFingerprints" >> beam.ParDo(_WriteSignaturesFn(posixpath.join(self._output, SPILL_DIR, "fingerprints"), self._run_id))
+        )
+        committed = articles.pipeline | "NoCommitted" >> beam.Create([])
         parts = list(self._committed.parts()) if self._committed is not None else []
         if parts:
-            run_keys = fps | "KeysOnly" >> beam.FlatMap(lambda fp: fp.keys)
-            run_sources = fps | "SourcesOnly" >> beam.Map(lambda fp: fp.source_id)
             committed = (
                 articles.pipeline
                 | "CommittedParts" >> beam.Create(parts)
                 | "Spread" >> beam.Reshuffle()
-                | "LookupCommitted" >> beam.ParDo(_LookupCommittedFn(), beam.pvalue.AsList(run_keys), beam.pvalue.AsList(run_sources))
+                | "LookupCommitted" >> beam.ParDo(_LookupCommittedFn(), beam.pvalue.AsList(spilled))
                 # Few (only those sharing a key with the run): asked together, one index scan.
                 | "CommittedCandidates" >> beam.WithKeys(lambda fp: 0)
                 | "Together" >> beam.GroupByKey()
                 | "StillInDataset" >> beam.FlatMap(_alive, self._committed)
             )
-            signed.append(committed | "CommittedSignatures" >> beam.Map(lambda fp: ((fp.article_id, True), fp)))
-        signed = signed | "AllSignatures" >> beam.Flatten()
-        # Two shuffles, so that signatures travel once per article, not once per band: first
-        # only (band key, member id) pairs, to find the buckets that hold two articles or more;
-        # then each article's signature, joined to its shared buckets (most buckets hold one).
-        # Both carry plain tuples of ints, strings and bytes, which Beam encodes compactly.
-        shared = (
-            signed
-            | "Memberships" >> beam.FlatMap(lambda kv: [(k, _member(*kv[0])) for k in kv[1].keys])
-            | "Buckets" >> beam.GroupByKey()
-            | "SharedBuckets" >> beam.FlatMap(_shared_bucket)
-        )
         decisions = (
-            {"signature": signed | "Compact" >> beam.MapTuple(lambda member, fp: (_member(*member), _pack(fp))), "shared": shared}
-            | "WithSignatures" >> beam.CoGroupByKey()
-            | "SharedMembers" >> beam.FlatMap(_shared_members)
-            | "Meet" >> beam.GroupByKey()
-            | "Candidates" >> beam.FlatMap(_bucket_candidates, threshold)
+            spilled
+            | "ToShards" >> beam.FlatMap(lambda path: [(shard, path) for shard in range(SHARDS)])
+            | "FilesPerShard" >> beam.GroupByKey()
+            | "Buckets" >> beam.ParDo(_BucketsOfShardFn(self._threshold), beam.pvalue.AsList(committed))
             | "PerArticle" >> beam.GroupByKey()
             | "Decide" >> beam.Map(_decide)
         )
-        kept = fps
-        if self._policy == DROP:
-            kept = fps | "WithoutDropped" >> beam.Filter(lambda fp, found: fp.article_id not in found, beam.pvalue.AsDict(decisions))
-        kept | "WriteSignatures" >> beam.ParDo(_WriteSignaturesFn(self._output, self._run_id))
+        spilled | "WriteSignatures" >> beam.ParDo(
+            _KeptSignaturesFn(self._output, self._run_id, self._policy == DROP), beam.pvalue.AsDict(decisions)
+        )
         return decisions
+
+
+class _KeptSignaturesFn(beam.DoFn):
+    """A parked fingerprint file -> the signature file of the articles the run keeps (all of
+    them, or without the dropped copies), under ``output``'s ``_index/``."""
+
+    def __init__(self, output: str, run_id: str, drop: bool):
+        self._write = _WriteSignaturesFn(output, run_id)
+        self._drop = drop
+
+    def setup(self) -> None:
+        self._write.setup()
+
+    def process(self, path: str, decisions: dict[str, tuple], window=beam.DoFn.WindowParam) -> Iterator[Any]:
+        self._write.start_bundle()
+        for batch in _read_fingerprints(path, SIGNATURE_SCHEMA.names):
+            for row in batch.to_pylist():
+                if not (self._drop and row["article_id"] in decisions):
+                    self._write.process(Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"])), window)
+        for written in self._write.finish_bundle():
+            yield written.value
 
 
 class MarkDuplicates(beam.PTransform):

@@ -240,6 +240,20 @@ class SpacyModels:
         return nlp
 
 
+def shared_models(models: dict[str, str], gemm: str) -> SpacyModels:
+    """This process's `SpacyModels` for these models and settings (the NER stage's own)."""
+    tag = json.dumps([sorted(models.items()), gemm])
+    return per_process.acquire(f"spacy:{tag}", lambda: SpacyModels(dict(models), gemm))
+
+
+def preload(models: dict[str, str], gemm: str) -> None:
+    """Load the NER stage's models in this process now rather than at its first batch (a
+    long-running job on an in-process runner, so that its first window does not wait for them)."""
+    shared = shared_models(models, gemm)
+    with shared.lock:
+        shared.languages()
+
+
 class _NerBatchFn(beam.DoFn):
     """NER per batch, with this process's shared models (see `SpacyModels`)."""
 
@@ -251,8 +265,7 @@ class _NerBatchFn(beam.DoFn):
         self._articles = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "articles")
 
     def setup(self) -> None:
-        tag = json.dumps([sorted(self._models.items()), self._gemm])
-        self._spacy: SpacyModels = per_process.acquire(f"spacy:{tag}", lambda: SpacyModels(self._models, self._gemm))
+        self._spacy = shared_models(self._models, self._gemm)
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def start_bundle(self) -> None:

@@ -205,14 +205,26 @@ class SharedTopicModel:
         return self._model
 
 
+def shared_topic_model(spec: str, taxonomy: Taxonomy) -> SharedTopicModel:
+    """This process's `SharedTopicModel` for this model and taxonomy (the topic stage's own)."""
+    tag = f"{spec}:{hashlib.sha256(repr(taxonomy).encode()).hexdigest()}"
+    return per_process.acquire(f"topics:{tag}", lambda: SharedTopicModel(spec, taxonomy))
+
+
+def preload(spec: str, taxonomy: Taxonomy) -> None:
+    """Load the topic stage's model in this process now rather than at its first batch."""
+    shared = shared_topic_model(spec, taxonomy)
+    with shared.lock:
+        shared.get()
+
+
 class _TopicFn(beam.DoFn):
     def __init__(self, taxonomy: Taxonomy, model: str):
         self._taxonomy = taxonomy
         self._model_spec = model
 
     def setup(self) -> None:
-        tag = f"{self._model_spec}:{hashlib.sha256(repr(self._taxonomy).encode()).hexdigest()}"
-        self._models = per_process.acquire(f"topics:{tag}", lambda: SharedTopicModel(self._model_spec, self._taxonomy))
+        self._models = shared_topic_model(self._model_spec, self._taxonomy)
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         with self._models.lock:  # the outputs go downstream after the lock is released
