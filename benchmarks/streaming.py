@@ -72,19 +72,36 @@ def latency(work: pathlib.Path, sources: list[pathlib.Path], n: int = 8) -> list
     inbox.mkdir()
     job = _job(inbox, out, 2, 10)
     try:
-        time.sleep(8)  # the job's start-up is not latency
+        # The job's start-up (imports, loading the models) is not latency: it holds the output's
+        # lock once it is ready to watch.
+        deadline = time.monotonic() + 180
+        while not (out / "_lock").exists():
+            if time.monotonic() > deadline or job.poll() is not None:
+                raise RuntimeError("the streaming job did not start")
+            time.sleep(0.2)
         created: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        done = threading.Event()
+
+        def look() -> None:  # from the first file on, not after the last: a file may land before
+            deadline = time.monotonic() + 300
+            while not done.is_set() and time.monotonic() < deadline:
+                now = _committed(out)
+                for path in [p for p in list(created) if p in now and p not in seen]:
+                    seen[path] = time.monotonic()
+                if len(seen) == n:
+                    return
+                time.sleep(0.25)
+
+        looker = threading.Thread(target=look, daemon=True)
+        looker.start()
         for i, source in enumerate(sources[:n]):
             target = inbox / f"{i:03d}_{source.name}"
             shutil.copy(source, target)
             created[str(target)] = time.monotonic()
             time.sleep(3)
-        seen: dict[str, float] = {}
-        deadline = time.monotonic() + 300
-        while len(seen) < len(created) and time.monotonic() < deadline:
-            for path in _committed(out) & set(created) - set(seen):
-                seen[path] = time.monotonic()
-            time.sleep(0.25)
+        looker.join(timeout=300)
+        done.set()
         return [seen[p] - created[p] for p in sorted(seen)]  # in the order the files arrived
     finally:
         _stop(job)
@@ -172,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         waits = latency(work, sources)
         print(
             f"latency (window 10 s, interval 2 s), {len(waits)} files: median {statistics.median(waits):.1f} s, "
-            f"max {max(waits):.1f} s; in arrival order: {' '.join(f'{w:.1f}' for w in waits)} (the first window loads the models)"
+            f"max {max(waits):.1f} s; in arrival order: {' '.join(f'{w:.1f}' for w in waits)}"
         )
         batch_s, stream_s = throughput(work, corpus, args.articles)
         print(f"throughput on {args.articles} articles: batch {batch_s:.1f} s, streaming {stream_s:.1f} s, streaming/batch {batch_s / stream_s:.2f}x")
