@@ -259,3 +259,26 @@ def test_the_readme_read_paths_see_every_row_and_only_rows(tmp_path):
     partitioning = ds.partitioning(pa.schema([("date", pa.date32()), ("topic", pa.string())]), flavor="hive")
     table = ds.dataset(str(out), format="parquet", partitioning=partitioning, ignore_prefixes=["_", "."]).to_table()
     assert table.num_rows == expected and table.schema.field("date").type == pa.date32()
+
+
+def test_an_output_on_another_file_system_gets_the_same_rows(tmp_path, ruler_model):
+    """Every stage reaches the output through fsspec, the duplicate stage's parked files too:
+    an output at a memory:// URL (in this process) gets the rows a local one gets, and a second
+    run finds a copy of a committed article there."""
+    import uuid
+
+    import fsspec
+
+    url = f"memory:///e2e-{uuid.uuid4().hex}/dataset"
+    flags = ["--spacy_model", ruler_model, "--topic_model", "keywords", "--quiet"]
+    first = run(["--input", str(SAMPLES / "00[0-3]_*.txt"), "--output", url, *flags])
+    local = run(["--input", str(SAMPLES / "00[0-3]_*.txt"), "--output", str(tmp_path / "local"), *flags])
+    assert first["articles_written"] == local["articles_written"] == 4
+    fs, root = fsspec.core.url_to_fs(url)
+    assert len(fs.glob(f"{root}/date=*/topic=*/*.parquet")) == local["files_written"]
+    assert fs.glob(f"{root}/_index/minhash-*.parquet") and not fs.exists(f"{root}/_staging")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "copy.txt").write_text(next(SAMPLES.glob("003_*.txt")).read_text("utf-8"), "utf-8")
+    second = run(["--input", str(copy), "--output", url, *flags])
+    assert second["duplicates"]["of_earlier_runs"] == 1

@@ -318,7 +318,7 @@ class _WriteSignaturesFn(beam.DoFn):
             writer.close()
             pending.finish()
             pending.rename()  # under its hidden name until complete: a killed worker leaves no half file
-            yield WindowedValue(pending.final, window.max_timestamp(), [window])
+            yield WindowedValue(self._fs.unstrip_protocol(pending.final), window.max_timestamp(), [window])
         self._files = {}
 
 
@@ -384,31 +384,38 @@ class FindDuplicates(beam.PTransform):
             | "PerArticle" >> beam.GroupByKey()
             | "Decide" >> beam.Map(_decide)
         )
-        spilled | "WriteSignatures" >> beam.ParDo(
-            _KeptSignaturesFn(self._output, self._run_id, self._policy == DROP), beam.pvalue.AsDict(decisions)
-        )
+        # The dropped copies leave the signatures; under mark every article stays (no need to wait).
+        dropped = (beam.pvalue.AsDict(decisions),) if self._policy == DROP else ()
+        spilled | "WriteSignatures" >> beam.ParDo(_KeptSignaturesFn(self._output, self._run_id), *dropped)
         return decisions
 
 
 class _KeptSignaturesFn(beam.DoFn):
     """A parked fingerprint file -> the signature file of the articles the run keeps (all of
-    them, or without the dropped copies), under ``output``'s ``_index/``."""
+    them, or without the dropped copies), under ``output``'s ``_index/``, named after the parked
+    file so that a retried bundle writes the same file again, not a second one."""
 
-    def __init__(self, output: str, run_id: str, drop: bool):
-        self._write = _WriteSignaturesFn(output, run_id)
-        self._drop = drop
+    def __init__(self, output: str, run_id: str):
+        self._output, self._run_id = output, run_id
 
     def setup(self) -> None:
-        self._write.setup()
+        self._fs, self._root = fsspec.core.url_to_fs(self._output)
 
-    def process(self, path: str, decisions: dict[str, tuple], window=beam.DoFn.WindowParam) -> Iterator[Any]:
-        self._write.start_bundle()
-        for batch in _read_fingerprints(path, SIGNATURE_SCHEMA.names):
-            for row in batch.to_pylist():
-                if not (self._drop and row["article_id"] in decisions):
-                    self._write.process(Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"])), window)
-        for written in self._write.finish_bundle():
-            yield written.value
+    def process(self, path: str, dropped: dict[str, tuple] | None = None) -> Iterator[str]:
+        stem = posixpath.basename(path).rsplit(".", 1)[0].replace("minhash-", "", 1)
+        target = posixpath.join(self._root, SIGNATURES.replace("*", f"{stem}-kept"))
+        rows: list[Fingerprint] = []
+        with PendingFile(self._fs, target, ".inprogress") as out, pq.ParquetWriter(out, SIGNATURE_SCHEMA, compression="zstd") as writer:
+            for batch in _read_fingerprints(path, SIGNATURE_SCHEMA.names):
+                for row in batch.to_pylist():
+                    if not (dropped and row["article_id"] in dropped):
+                        rows.append(Fingerprint(row["article_id"], row["source_id"], row["body_sha256"], row["signature"], tuple(row["keys"])))
+                if len(rows) >= SIGNATURE_ROW_GROUP:
+                    writer.write_table(_table(rows))
+                    rows.clear()
+            if rows:
+                writer.write_table(_table(rows))
+        yield self._fs.unstrip_protocol(target)
 
 
 class MarkDuplicates(beam.PTransform):
