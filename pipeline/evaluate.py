@@ -14,13 +14,13 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from collections import Counter
 from typing import Callable, Iterable
 
 import yaml
 
 from transforms.package_data import rules_file
+from transforms.text import fold
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -107,13 +107,6 @@ def evaluate_cleaning(cleaning_dir: str, html_dir: str | None = None, clean: Cal
     return {"system": mean_prf(system), "baseline": mean_prf(baseline), "by_language": by_language}
 
 
-def fold(text: str) -> str:
-    """Case, accents and punctuation folded: 'Anne-Marie Slaughter' == 'anne marie slaughter'."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
-
-
 def evaluate_metadata(folder: str, clean: Callable[[str], object] = clean_page) -> dict:
     """Dates, authors and titles the pipeline lifts from plain-text pages against the gold in each
     page's meta.json (``publishing_date``, ``authors``, ``title``), per language too.
@@ -150,7 +143,11 @@ def evaluate_metadata(folder: str, clean: Callable[[str], object] = clean_page) 
             "pages": n,
             "dates": {"precision": right / answered if answered else 0.0, "recall": right / n if n else 0.0, "coverage": answered / n if n else 0.0},
             "authors": {"precision": hit / out if out else 0.0, "recall": hit / gold if gold else 0.0},
-            "titles": {"match": sum(r["title_right"] for r in sel) / n if n else 0.0, "answered": sum(r["title_answered"] for r in sel) / n if n else 0.0},
+            "titles": {
+                "match": sum(r["title_right"] for r in sel) / n if n else 0.0,
+                "answered": sum(r["title_answered"] for r in sel) / n if n else 0.0,
+                "precision": sum(r["title_right"] for r in sel) / max(1, sum(r["title_answered"] for r in sel)),
+            },
         }
 
     result = figures(rows)
@@ -245,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<14} {s['pages']:>5} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f}")
     elif args.what == "metadata":
         scores = evaluate_metadata(args.dir)
-        print(f"{'':<8} {'pages':>5}   {'dates: P':>8} {'R':>6} {'cover':>6}   {'authors: P':>10} {'R':>6}   {'titles':>6}")
+        print(f"{'':<8} {'pages':>5}   {'dates: P':>8} {'R':>6} {'cover':>6}   {'authors: P':>10} {'R':>6}   {'titles: match':>13} {'answered':>8} {'P':>6}")
         for label, s in [("all", scores)] + list(scores["by_language"].items()):
             d, a, t = s["dates"], s["authors"], s["titles"]
             print(f"{label:<8} {s['pages']:>5}   {d['precision']:>8.3f} {d['recall']:>6.3f} {d['coverage']:>6.3f}   "
-                  f"{a['precision']:>10.3f} {a['recall']:>6.3f}   {t['match']:>6.3f}")
+                  f"{a['precision']:>10.3f} {a['recall']:>6.3f}   {t['match']:>13.3f} {t['answered']:>8.3f} {t['precision']:>6.3f}")
         print("date sources:", scores["date_sources"])
     else:
         scores = evaluate_topics(args.file, load_label_map(args.label_map), pipeline_topics(args.topic_model, args.topics))

@@ -16,7 +16,7 @@ import apache_beam as beam
 import yaml
 
 from schemas.article import Article
-from transforms import errors, line_classifier, text_dates
+from transforms import errors, line_classifier, text_dates, text_titles
 from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
 from transforms.errors import ArticleRejected, RulePackError
@@ -261,6 +261,13 @@ def clean_text(
         for i in text_dates.byline_lines(paragraphs, byline[1]):
             if usable(i):
                 taken.setdefault(i, "text_byline")
+    # 10. On a whole page, the headline: the best-ranked heading-shaped line above the article's
+    #     text (`transforms/text_titles.py`), when the ranker is sure; never a date line or byline.
+    if whole_page and "title" not in meta:
+        title = text_titles.find_title(paragraphs, found[2] if found else None, frozenset(i for i, r in taken.items() if r == "text_byline"))
+        if title and usable(title[1]) and title[1] not in taken:
+            meta["title"] = title[0]
+            taken[title[1]] = "title"
     for i, rule in taken.items():
         if i in keep:
             drop(i, rule)
@@ -268,7 +275,7 @@ def clean_text(
         for k, (j, was, line) in enumerate(removed):
             if j == i and was in ("line_classifier", "title"):
                 removed[k] = (j, rule, line)
-                if was == "title" and meta.get("title") == line:
+                if was == "title" and rule != "title" and meta.get("title") == line:
                     del meta["title"]  # a date line or a byline is no headline
 
     body = "\n\n".join(keep[i] for i in sorted(keep))

@@ -24,6 +24,14 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text)
 
 
+def fold(text: str) -> str:
+    """Case, accents and punctuation folded, for comparing names and headlines:
+    'Anne-Marie Slaughter' == 'anne marie slaughter'."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
 def _looks_hard_wrapped(lines: list[str]) -> bool:
     """True for a block whose lines were wrapped at a fixed width (one paragraph)."""
     if len(lines) < 2:

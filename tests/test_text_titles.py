@@ -1,0 +1,77 @@
+"""The headline of a whole page from its plain text (transforms/text_titles.py) and what the
+cleaner does with it. The pages are made up, in the shape scraped news pages have."""
+import numpy as np
+
+from transforms import text_titles
+from transforms.clean import clean_text, load_rules
+from transforms.text import to_paragraphs
+
+RULES = load_rules()
+NAV = ["Home", "World", "Politics", "Business", "Sport", "Culture", "Opinion", "Weather", "Sign in", "Subscribe"]
+BODY = [
+    "The city council voted on Tuesday to expand the river flood defences after two winters of damage to homes along the embankment.",
+    "Council members approved the plan by nine votes to two, and construction of the new walls is expected to begin next spring.",
+    "Residents who lost furniture and cars in the floods welcomed the decision but said the defences should have come years earlier.",
+    "The project will be paid for partly by a national resilience fund and partly by a levy on new building permits in the district.",
+    "Engineers say the walls will protect about four thousand homes from a flood of the size the city saw in the winter of 2023.",
+    "Opponents argued that the money would be better spent on moving the most exposed households away from the river altogether.",
+]
+FOOTER = ["Most read", "Related stories", "Contact us", "Privacy policy", "Terms of use", "Cookie settings"]
+HEADLINE = "Council votes to expand river flood defences"
+DECK = "The plan wins nine votes to two after two winters of damage"
+
+
+def page(headline=HEADLINE):
+    head = ["Politics", headline, DECK, "By Jane Doe", "March 4, 2025", "Share on Facebook", "Share on X"]
+    return "\n\n".join(NAV + head + BODY + FOOTER)
+
+
+def test_the_headline_above_deck_byline_and_date_is_the_title_and_leaves_the_body():
+    result = clean_text(page(), RULES)
+    assert result.meta["title"] == HEADLINE
+    assert result.meta["author"] == "Jane Doe" and result.meta["text_date"] == "2025-03-04"
+    assert {"rule": "title", "text": HEADLINE} in result.removed
+    assert HEADLINE not in result.body and result.body.startswith(BODY[0])
+
+
+def test_the_site_name_after_a_bar_is_not_part_of_the_title():
+    result = clean_text(page(HEADLINE + " | The Daily Example"), RULES)
+    assert result.meta["title"] == HEADLINE
+    assert {"rule": "title", "text": HEADLINE + " | The Daily Example"} in result.removed
+
+
+def test_no_headline_shaped_line_above_the_text_means_no_title():
+    text = "\n\n".join(NAV + ["Share on Facebook", "Share on X"] + BODY + FOOTER)
+    result = clean_text(text, RULES)
+    assert "title" not in result.meta
+    assert text_titles.find_title(to_paragraphs(text)) is None
+
+
+def test_a_page_without_article_text_has_no_candidates():
+    assert text_titles.candidates(NAV + FOOTER) == []
+
+
+def test_the_date_line_and_byline_are_never_candidates():
+    lines = to_paragraphs(page())
+    date_index, byline_index = lines.index("March 4, 2025"), lines.index("By Jane Doe")
+    found = {i for i, _, _ in text_titles.candidates(lines, date_index, frozenset({byline_index}))}
+    assert lines.index(HEADLINE) in found and lines.index(DECK) in found
+    assert date_index not in found and byline_index not in found
+
+
+def test_the_tree_walk_reads_every_tree_to_its_leaf():
+    # Two trees over two features; leaves point at themselves, as the exported model does.
+    model = {
+        "baseline": -1.0,
+        "trees": {
+            "depth": 2,
+            "feature": np.array([[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]]),
+            "threshold": np.array([[0.5, 2.0, 0, 0, 0], [1.0, 0, 0, 0, 0]]),
+            "left": np.array([[1, 3, 2, 3, 4], [1, 1, 2, 3, 4]]),
+            "right": np.array([[2, 4, 2, 3, 4], [2, 1, 2, 3, 4]]),
+            "value": np.array([[0, 0, 0.5, 1.0, -1.0], [0, -0.25, 0.75, 0, 0]]),
+        },
+    }
+    X = np.array([[0.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    raw = np.array([-1.0 + 1.0 - 0.25, -1.0 - 1.0 + 0.75, -1.0 + 0.5 - 0.25])
+    assert np.allclose(text_titles._score(model, X), 1 / (1 + np.exp(-raw)))

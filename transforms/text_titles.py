@@ -1,0 +1,191 @@
+"""The headline of a whole news page from its plain text (no markup needed).
+
+On a scraped page the headline is a heading-shaped line a few lines above the article's prose,
+usually above its deck, byline, date and photo caption; it shares words with the lead, and it
+often appears again on the page (a breadcrumb, a share box, the `<title>` with the site's name
+appended). Kicker lines, section labels, decks, captions and share boxes look alike, so the
+lines above the article's text are ranked by a small gradient-boosted model over such cues
+(`training/train_title_ranker.py`, model ``models/title_model.json``), and the best line is the
+title only when its score clears the model's threshold: unsure means no title. Plain functions,
+no Beam; scoring all candidates of a page costs a few hundred microseconds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+
+import numpy as np
+
+from transforms.package_data import model_file
+from transforms.text import SENTENCE_END
+from transforms.text_dates import article_block
+
+MODEL_PATH = str(model_file("title_model.json"))
+#: How far above the article's first prose line a headline may stand (lines), and below it.
+REACH_ABOVE, REACH_BELOW = 40, 3
+#: Lead paragraphs whose words a headline shares.
+LEAD_LINES = 3
+MIN_CHARS, MAX_CHARS = 8, 250
+
+_WORD = re.compile(r"\w+")
+#: Generic caption and share-box vocabulary (not one site's strings): the families the
+#: boilerplate rules name too.
+_CAPTION = re.compile(
+    r"©|\b(?:foto|photo|bild|quelle|source|image|getty|reuters|afp|dpa|imago|keystone|credit)\b|\.(?:AFP|EFE|AP|dpa)$", re.I
+)
+_SOCIAL = re.compile(
+    r"\b(?:share|teilen|facebook|whatsapp|twitter|linkedin|pinterest|telegram|e-?mail|copyright|newsletter|abonn\w*"
+    r"|subscribe|kommentar\w*|comments?|video|audio|podcast|lesen sie|read more|related|mehr zum thema|anzeige"
+    r"|advertisement|werbung)\b",
+    re.I,
+)
+_NON_WORD = re.compile(r"[^\w\n]+|_")
+_GLUED = re.compile(r"[a-zà-ÿ][A-ZÀ-Þ]")  # "PolitikaFialova": inline elements run together
+_SEPARATOR = re.compile(r"\s(?:\||-|–|—|::|·)\s")
+#: "Headline | Site name": the headline without a short tail after the last separator.
+_SITE_TAIL = re.compile(r"^(.{15,}?)\s(\||-|–|—|::|·)\s([^|]{2,40})$")
+_PICTURE_SIDE = re.compile(r"\((?:left|right|links|rechts|l\.|r\.)\)|\(\w+\)$", re.I)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_QUOTES = "\"'„«»“‘"
+RELATIVE = ("nov", "ov", "ovb", "rep", "caps", "logn")
+
+
+def _stems(text: str) -> set[str]:
+    # Five-letter prefixes: inflected forms of one word meet ("Regierung", "Regierungen").
+    return {w[:5] for w in _WORD.findall(text.casefold()) if len(w) > 3}
+
+
+@lru_cache(maxsize=1)
+def load_model(path: str = MODEL_PATH) -> dict:
+    """The ranker: feature names, trees as flat arrays (`_score`), baseline and threshold."""
+    with open(path, encoding="utf-8") as f:
+        model = json.load(f)
+    for key in ("feature", "threshold", "left", "right", "value"):
+        model["trees"][key] = np.asarray(model["trees"][key], dtype=np.int64 if key in ("feature", "left", "right") else np.float64)
+    return model
+
+
+def _score(model: dict, X: np.ndarray) -> np.ndarray:
+    """P(headline) of each row: all trees at once, one level per step (leaves point at themselves)."""
+    trees = model["trees"]
+    n, t = X.shape[0], trees["feature"].shape[0]
+    node = np.zeros((n, t), dtype=np.int64)
+    cols = np.arange(t)
+    for _ in range(trees["depth"]):
+        feature = trees["feature"][cols, node]
+        left = X[np.arange(n)[:, None], feature] <= trees["threshold"][cols, node]
+        node = np.where(left, trees["left"][cols, node], trees["right"][cols, node])
+    raw = model["baseline"] + trees["value"][cols, node].sum(axis=1)
+    return 1.0 / (1.0 + np.exp(-raw))
+
+
+def candidates(lines: list[str], date_index: int | None = None, byline_indices: frozenset[int] = frozenset()) -> list[tuple[int, str, dict[str, float]]]:
+    """(line index, headline text, features) of every heading-shaped line near the article's
+    start, nearest first; a "Headline | Site" line also offers the headline alone."""
+    block = article_block(lines)
+    if block is None:
+        return []
+    start, end = block
+    # Lines as keys for repetition: case and punctuation folded, the whole page in one pass.
+    keys = [" ".join(k.split()) for k in _NON_WORD.sub(" ", "\n".join(lines).casefold()).split("\n")]
+    counts = Counter(keys)
+    page = "\n" + "\n".join(keys) + "\n"
+    lead = _stems(" ".join(lines[start : start + LEAD_LINES]))
+    body = _stems(" ".join(lines[start : end + 1]))
+    lo, hi = max(0, start - REACH_ABOVE), min(len(lines), start + REACH_BELOW)
+    shared = {j: len(_stems(lines[j]) & lead) for j in range(max(0, lo - 3), min(len(lines), hi + 4))}
+    short = {j: len(lines[j].split()) <= 3 for j in shared}
+    heads = []
+    for i in range(lo, hi):
+        line = lines[i]
+        if not MIN_CHARS <= len(line) <= MAX_CHARS or i == date_index or i in byline_indices:
+            continue
+        if line.endswith((".", ",", ";", ":")) and not line.endswith("..."):
+            continue  # a sentence or a label, not a headline
+        if len(line.split()) < 2 and len(line) < 12:
+            continue
+        heads.append(i)
+    out: list[tuple[int, str, dict[str, float]]] = []
+    for rank, i in enumerate(reversed(heads)):
+        line = lines[i]
+        variants = [(line, 0.0)]
+        tail = _SITE_TAIL.match(line)
+        if tail and len(tail.group(3).split()) <= 4:
+            variants.append((tail.group(1), 1.0))
+        for text, variant in variants:
+            folded = keys[i] if text == line else " ".join(_NON_WORD.sub(" ", text.casefold()).split())
+            stems = _stems(text)
+            words = text.split()
+            n = len(words)
+            out.append((i, text, {
+                "var": variant,
+                "d": math.log1p(abs(start - i)), "after": float(i >= start), "rank": min(rank, 10), "first": float(rank == 0),
+                "ov": len(stems & lead) / len(stems) if stems else 0.0,
+                "ovb": len(stems & body) / len(stems) if stems else 0.0,
+                "nov": len(stems & lead),
+                "logn": math.log(n + 1), "nchar": math.log(len(text)),
+                "q": float(text.endswith(("?", "!"))), "colon": float(":" in text),
+                "dash": float(bool(_SEPARATOR.search(text))), "pipe": float("|" in text),
+                "rep": min(counts[folded] - 1, 3) if folded else 0,
+                "longer": float(len(folded) > 10 and "\n" + folded + " " in page),
+                "contained": float(len(folded) > 15 and page.count(folded) > counts[folded]),
+                "upper0": float(text[0].isupper()), "allcaps": float(text.isupper()),
+                "caps": sum(1 for w in words if w[:1].isupper()) / n,
+                "digits": sum(c.isdigit() for c in text) / len(text),
+                "caption": float(bool(_CAPTION.search(text))), "glue": float(bool(_GLUED.search(text))),
+                "hasdate": float(bool(_YEAR.search(text))),
+                "datebelow": float(date_index is not None and 0 < date_index - i <= 8),
+                "dateabove": float(date_index is not None and 0 < i - date_index <= 3),
+                "ddate": math.log1p(abs(date_index - i)) if date_index is not None else 5.0,
+                "bybelow": float(any(0 < b - i <= 8 for b in byline_indices)),
+                "prev_short": float(short.get(i - 1, False)), "next_short": float(short.get(i + 1, False)),
+                "shortnear": sum(short.get(j, False) for j in range(i - 3, i + 4)) - short[i],
+                "next_sent": float(i + 1 < len(lines) and bool(SENTENCE_END.search(lines[i + 1])) and len(lines[i + 1].split()) > 8),
+                "sentend": float(bool(SENTENCE_END.search(text))), "ellip": float(text.endswith(("...", "…"))),
+                "nov_prev": shared.get(i - 1, 0), "nov_next": shared.get(i + 1, 0),
+                "nov_prev2": max(shared.get(j, 0) for j in range(i - 3, i)), "nov_next2": max(shared.get(j, 0) for j in range(i + 1, i + 4)),
+                "next_len": math.log((len(lines[i + 1]) + 1) / (len(text) + 1)) if i + 1 < len(lines) else 0.0,
+                "prev_len": math.log((len(lines[i - 1]) + 1) / (len(text) + 1)) if i else 0.0,
+                "paren": float(bool(_PICTURE_SIDE.search(text))),
+                "social": float(len(_SOCIAL.findall(text))),
+                "quote": float(text[0] in _QUOTES),
+            }))
+    # The page's other candidates: how far each is from the best on the cues that compare.
+    if out:
+        columns = {k: sorted((f[k] for _, _, f in out), reverse=True) for k in RELATIVE}
+        overlapping = sorted(i for i, _, f in out if f["nov"] >= 2)
+        for i, _, f in out:
+            for k in RELATIVE:
+                f[k + "_gap"] = f[k] - columns[k][0]
+                f[k + "_rk"] = float(sum(1 for v in columns[k] if v > f[k]))
+            f["rank_ov"] = min(sum(1 for j in overlapping if j > i), 5)
+            f["ncand"] = len(out)
+    return out
+
+
+def rank_titles(lines: list[str], date_index: int | None = None, byline_indices: frozenset[int] = frozenset(), model: dict | None = None) -> list[tuple[float, int, str]]:
+    """(score, line index, headline) of every candidate, best first."""
+    found = candidates(lines, date_index, byline_indices)
+    if not found:
+        return []
+    model = model or load_model()
+    X = np.array([[f[k] for k in model["features"]] for _, _, f in found], dtype=np.float64)
+    scores = _score(model, X)
+    return sorted(((float(s), i, text) for s, (i, text, _) in zip(scores, found)), key=lambda r: -r[0])
+
+
+def find_title(lines: list[str], date_index: int | None = None, byline_indices: frozenset[int] = frozenset()) -> tuple[str, int] | None:
+    """(headline, line index) of a whole page's lines, or None when the ranker is unsure.
+    ``date_index`` / ``byline_indices``: the publication date's and the byline's lines, when known."""
+    model = load_model()
+    ranked = rank_titles(lines, date_index, byline_indices, model)
+    if not ranked or ranked[0][0] < model["decision_threshold"]:
+        return None
+    title = ranked[0][2]
+    tail = _SITE_TAIL.match(title)
+    if tail and tail.group(2) in ("|", "::") and len(tail.group(3).split()) <= 4 and len(tail.group(1).split()) >= 4:
+        title = tail.group(1)  # "Headline | Site": after a bar, the site's or section's name
+    return title, ranked[0][1]
