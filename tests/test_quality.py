@@ -70,7 +70,7 @@ def test_bylines_from_plain_text_floor(fundus_metadata):
 def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's.
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.77 and titles["precision"] >= 0.80
+    assert titles["match"] >= 0.765 and titles["precision"] >= 0.785
 
 
 def test_title_ranker_cross_validated_by_publisher():
@@ -78,7 +78,7 @@ def test_title_ranker_cross_validated_by_publisher():
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["pages"] == 258 and cv["match"] >= 0.65 and cv["precision"] >= 0.73
+    assert cv["pages"] == 258 and cv["match"] >= 0.655 and cv["precision"] >= 0.70
 
 
 def test_titles_on_pages_the_ranker_never_saw():
@@ -100,7 +100,7 @@ def test_titles_on_pages_the_ranker_never_saw():
         answered += bool(title)
         inside += bool(title and found and fold(title) in fold(html.unescape(found.group(1))))
     assert pages == 181
-    assert answered >= 0.8 * pages and inside >= 0.57 * pages
+    assert answered >= 0.85 * pages and inside >= 0.6 * pages
 
 
 def test_metadata_scoring_folds_case_accents_and_punctuation():

@@ -28,6 +28,8 @@ MODEL_PATH = str(model_file("title_model.json"))
 REACH_ABOVE, REACH_BELOW = 40, 3
 #: Lead paragraphs whose words a headline shares.
 LEAD_LINES = 3
+#: Body lines whose words count for the share of a headline's words found in the text.
+BODY_LINES = 40
 MIN_CHARS, MAX_CHARS = 8, 250
 
 _WORD = re.compile(r"\w+")
@@ -42,7 +44,6 @@ _SOCIAL = re.compile(
     r"|advertisement|werbung)\b",
     re.I,
 )
-_NON_WORD = re.compile(r"[^\w\n]+|_")
 _GLUED = re.compile(r"[a-zà-ÿ][A-ZÀ-Þ]")  # "PolitikaFialova": inline elements run together
 _SEPARATOR = re.compile(r"\s(?:\||-|–|—|::|·)\s")
 #: "Headline | Site name": the headline without a short tail after the last separator.
@@ -89,12 +90,11 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
     if block is None:
         return []
     start, end = block
-    # Lines as keys for repetition: case and punctuation folded, the whole page in one pass.
-    keys = [" ".join(k.split()) for k in _NON_WORD.sub(" ", "\n".join(lines).casefold()).split("\n")]
-    counts = Counter(keys)
-    page = "\n" + "\n".join(keys) + "\n"
+    # Repetition on the page, in any case: a template repeats its headline, sometimes in capitals.
+    page = "\n" + "\n".join(lines).casefold() + "\n"
+    counts = Counter(page.split("\n"))
     lead = _stems(" ".join(lines[start : start + LEAD_LINES]))
-    body = _stems(" ".join(lines[start : end + 1]))
+    body = _stems(" ".join(lines[start : min(end + 1, start + BODY_LINES)]))
     lo, hi = max(0, start - REACH_ABOVE), min(len(lines), start + REACH_BELOW)
     shared = {j: len(_stems(lines[j]) & lead) for j in range(max(0, lo - 3), min(len(lines), hi + 4))}
     short = {j: len(lines[j].split()) <= 3 for j in shared}
@@ -116,8 +116,8 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
         if tail and len(tail.group(3).split()) <= 4:
             variants.append((tail.group(1), 1.0))
         for text, variant in variants:
-            folded = keys[i] if text == line else " ".join(_NON_WORD.sub(" ", text.casefold()).split())
             stems = _stems(text)
+            key = text.casefold()
             words = text.split()
             n = len(words)
             out.append((i, text, {
@@ -129,9 +129,9 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
                 "logn": math.log(n + 1), "nchar": math.log(len(text)),
                 "q": float(text.endswith(("?", "!"))), "colon": float(":" in text),
                 "dash": float(bool(_SEPARATOR.search(text))), "pipe": float("|" in text),
-                "rep": min(counts[folded] - 1, 3) if folded else 0,
-                "longer": float(len(folded) > 10 and "\n" + folded + " " in page),
-                "contained": float(len(folded) > 15 and page.count(folded) > counts[folded]),
+                "rep": min(counts[key] - 1, 3),
+                "longer": float(len(key) > 10 and "\n" + key + " " in page),
+                "contained": float(len(key) > 15 and page.count(key) > counts[key]),
                 "upper0": float(text[0].isupper()), "allcaps": float(text.isupper()),
                 "caps": sum(1 for w in words if w[:1].isupper()) / n,
                 "digits": sum(c.isdigit() for c in text) / len(text),
