@@ -115,6 +115,21 @@ def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def _first_match(rules: list[Rule], line: str) -> tuple[Rule | None, re.Match[str] | None]:
+    """The first of ``rules`` that matches ``line``, and its match (a whole page's lines times
+    the pack's rules: the line's words are counted once, not once per rule)."""
+    words = None
+    for rule in rules:
+        if rule.max_words is not None:
+            words = len(line.split()) if words is None else words
+            if words > rule.max_words:
+                continue
+        match = rule.pattern.search(line)
+        if match:
+            return rule, match
+    return None, None
+
+
 def _is_teaser(line: str, tails: list[Rule]) -> bool:
     """A teaser headline (short, no closing full stop), a teaser summary ("..."), or a marker.
 
@@ -201,15 +216,13 @@ def clean_text(
 
     # 4. Head and anywhere lines.
     head = set(sorted(keep)[:HEAD_LINES])
+    in_head = [r for r in lines if r.where != "footer"]
+    elsewhere = [r for r in in_head if r.where != "head"]
     for i in sorted(keep):
-        for rule in lines:
-            if rule.where == "footer" or (rule.where == "head" and i not in head):
-                continue
-            match = rule.match(keep[i])
-            if match:
-                _lift(meta, match)
-                drop(i, rule.name)
-                break
+        rule, match = _first_match(in_head if i in head else elsewhere, keep[i])
+        if match:
+            _lift(meta, match)
+            drop(i, rule.name)
 
     # 5. Template lines of the source (navigation, section labels) at the article's edges.
     if repeated:
