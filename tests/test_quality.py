@@ -70,15 +70,15 @@ def test_bylines_from_plain_text_floor(fundus_metadata):
 def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's.
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.765 and titles["precision"] >= 0.785
+    assert titles["match"] >= 0.765 and titles["precision"] >= 0.81
 
 
 def test_title_ranker_cross_validated_by_publisher():
-    # Recorded by training/train_title_ranker.py in the shipped model: 5 folds grouped by publisher.
+    # Recorded by training/train_title_ranker.py in the shipped model: 5 x 5 folds grouped by publisher.
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["pages"] == 258 and cv["match"] >= 0.655 and cv["precision"] >= 0.70
+    assert cv["pages"] == 258 and cv["match"] >= 0.63 and cv["precision"] >= 0.72
 
 
 def test_titles_on_pages_the_ranker_never_saw():
@@ -100,7 +100,7 @@ def test_titles_on_pages_the_ranker_never_saw():
         answered += bool(title)
         inside += bool(title and found and fold(title) in fold(html.unescape(found.group(1))))
     assert pages == 181
-    assert answered >= 0.85 * pages and inside >= 0.6 * pages
+    assert answered >= 0.78 * pages and inside >= 0.54 * pages
 
 
 def test_metadata_scoring_folds_case_accents_and_punctuation():

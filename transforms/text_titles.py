@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from transforms.package_data import model_file
-from transforms.text import SENTENCE_END
+from transforms.text import SENTENCE_END, SENTENCE_STOPS
 from transforms.text_dates import article_block
 
 MODEL_PATH = str(model_file("title_model.json"))
@@ -28,6 +28,8 @@ MODEL_PATH = str(model_file("title_model.json"))
 REACH_ABOVE, REACH_BELOW = 40, 3
 #: Lead paragraphs whose words a headline shares.
 LEAD_LINES = 3
+#: Lines on each side where a breadcrumb or kicker line would repeat a headline.
+NEAR = 3
 #: Body lines whose words count for the share of a headline's words found in the text.
 BODY_LINES = 40
 MIN_CHARS, MAX_CHARS = 8, 250
@@ -50,6 +52,8 @@ _SEPARATOR = re.compile(r"\s(?:\||-|–|—|::|·)\s")
 _SITE_TAIL = re.compile(r"^(.{15,}?)\s(\||-|–|—|::|·)\s([^|]{2,40})$")
 _PICTURE_SIDE = re.compile(r"\((?:left|right|links|rechts|l\.|r\.)\)|\(\w+\)$", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
+#: A sentence, then a few words: a caption with its credit ("... on Tuesday. AFP").
+_CREDIT_TAIL = re.compile(SENTENCE_STOPS + r"\s*\S+(?:\s+\S+){0,3}$")
 _QUOTES = "\"'„«»“‘"
 RELATIVE = ("nov", "ov", "ovb", "rep", "caps", "logn")
 
@@ -115,6 +119,7 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
         tail = _SITE_TAIL.match(line)
         if tail and len(tail.group(3).split()) <= 4:
             variants.append((tail.group(1), 1.0))
+        near = [lines[j].casefold() for j in range(max(0, i - NEAR), min(len(lines), i + NEAR + 1)) if j != i]
         for text, variant in variants:
             stems = _stems(text)
             key = text.casefold()
@@ -152,6 +157,12 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
                 "paren": float(bool(_PICTURE_SIDE.search(text))),
                 "social": float(len(_SOCIAL.findall(text))),
                 "quote": float(text[0] in _QUOTES),
+                # A breadcrumb, kicker or site name run into the headline on a line nearby, or here.
+                "tail_of_near": float(any(len(o) > len(key) and o.endswith(key) for o in near)),
+                "head_of_near": float(any(len(o) > len(key) and o.startswith(key + " ") for o in near)),
+                "ends_with_near": float(any(15 <= len(o) < len(key) and key.endswith(o) for o in near)),
+                "starts_with_near": float(any(15 <= len(o) < len(key) and key.startswith(o + " ") for o in near)),
+                "credit_tail": float(bool(_CREDIT_TAIL.search(text))),
             }))
     # The page's other candidates: how far each is from the best on the cues that compare.
     if out:
@@ -184,8 +195,13 @@ def find_title(lines: list[str], date_index: int | None = None, byline_indices: 
     ranked = rank_titles(lines, date_index, byline_indices, model)
     if not ranked or ranked[0][0] < model["decision_threshold"]:
         return None
-    title = ranked[0][2]
-    tail = _SITE_TAIL.match(title)
+    return shown(ranked[0][2]), ranked[0][1]
+
+
+def shown(candidate: str) -> str:
+    """The title a candidate gives: "Headline | Site" without the site's or section's name
+    (after a bar, a short tail is never the headline's own end)."""
+    tail = _SITE_TAIL.match(candidate)
     if tail and tail.group(2) in ("|", "::") and len(tail.group(3).split()) <= 4 and len(tail.group(1).split()) >= 4:
-        title = tail.group(1)  # "Headline | Site": after a bar, the site's or section's name
-    return title, ranked[0][1]
+        return tail.group(1)
+    return candidate
