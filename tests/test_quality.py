@@ -70,7 +70,7 @@ def test_bylines_from_plain_text_floor(fundus_metadata):
 def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's.
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.765 and titles["precision"] >= 0.81
+    assert titles["match"] >= 0.765 and titles["precision"] >= 0.785
 
 
 def test_title_ranker_cross_validated_by_publisher():
@@ -78,7 +78,7 @@ def test_title_ranker_cross_validated_by_publisher():
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["pages"] == 258 and cv["match"] >= 0.63 and cv["precision"] >= 0.72
+    assert cv["pages"] == 258 and cv["match"] >= 0.655 and cv["precision"] >= 0.70
 
 
 def test_titles_on_pages_the_ranker_never_saw():
@@ -92,7 +92,8 @@ def test_titles_on_pages_the_ranker_never_saw():
 
     rules, pages, answered, inside = load_rules(), 0, 0, 0
     for page in sorted((EVAL / "cleaning_html").glob("*.html.gz")):
-        head = gzip.open(page, "rt", encoding="utf-8", errors="replace").read(200_000)
+        with gzip.open(page, "rt", encoding="utf-8", errors="replace") as f:
+            head = f.read(200_000)
         found = re.search(r"<title[^>]*>(.*?)</title>", head, re.S | re.I)
         text = (EVAL / "cleaning" / page.name.replace(".html.gz", ".input.txt")).read_text("utf-8")
         title = clean_text(text, rules).meta.get("title")
@@ -100,12 +101,13 @@ def test_titles_on_pages_the_ranker_never_saw():
         answered += bool(title)
         inside += bool(title and found and fold(title) in fold(html.unescape(found.group(1))))
     assert pages == 181
-    assert answered >= 0.78 * pages and inside >= 0.54 * pages
+    assert answered >= 0.85 * pages and inside >= 0.58 * pages
 
 
 def test_metadata_scoring_folds_case_accents_and_punctuation():
     assert fold("Anne-Marie  SLAUGHTER") == fold("anne marie slaughter") == "anne marie slaughter"
     assert fold("Zürich, «Ja»") == "zurich ja"
+    assert fold("Eßlinger") == fold("ESSLINGER") and fold("snake_case") == "snake case"
 
 
 def test_embedding_topics_floor_on_ag_news():

@@ -2,8 +2,9 @@
 cleaner does with it. The pages are made up, in the shape scraped news pages have."""
 import numpy as np
 
+from schemas.article import Article
 from transforms import text_titles
-from transforms.clean import clean_text, load_rules
+from transforms.clean import clean_article, clean_text, load_rules, parse_rules
 from transforms.text import to_paragraphs
 
 RULES = load_rules()
@@ -75,3 +76,48 @@ def test_the_tree_walk_reads_every_tree_to_its_leaf():
     X = np.array([[0.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
     raw = np.array([-1.0 + 1.0 - 0.25, -1.0 - 1.0 + 0.75, -1.0 + 0.5 - 0.25])
     assert np.allclose(text_titles._score(model, X), 1 / (1 + np.exp(-raw)))
+
+
+def test_a_title_from_the_input_wins_and_no_line_leaves_the_body_for_one():
+    article = Article(source_path="feed.jsonl", source_bytes=1, content_sha256="0" * 64, encoding="utf-8",
+                      input_format="jsonl", text=page(), title="Flood defences: council says yes")
+    cleaned = clean_article(article, RULES)
+    assert cleaned.title == "Flood defences: council says yes"
+    assert "title" not in [r["rule"] for r in cleaned.removed]
+
+
+def _ranker_picks(monkeypatch, line):
+    """The ranker's choice, fixed: these tests are about what the cleaner does with it."""
+    monkeypatch.setattr(text_titles, "find_title", lambda lines, *args: (line, lines.index(line)))
+
+
+def test_a_line_a_named_rule_removed_is_never_the_title(monkeypatch):
+    _ranker_picks(monkeypatch, HEADLINE)
+    pack = parse_rules({"rules": [{"name": "my_promo", "pattern": "^Council votes"}]}, "<test>")
+    result = clean_text(page(), RULES + pack)
+    assert "title" not in result.meta
+    assert {"rule": "my_promo", "text": HEADLINE} in result.removed
+    assert "title" not in [r["rule"] for r in result.removed]
+
+
+def test_a_title_the_article_holds_as_a_sentence_stays_in_the_body(monkeypatch):
+    question = "Will the council's new river walls finally keep the water out of the homes this winter?"
+    text = "\n\n".join(NAV + ["Politics", "By Jane Doe", "March 4, 2025", question] + BODY + FOOTER)
+    _ranker_picks(monkeypatch, question)
+    result = clean_text(text, RULES)
+    assert question in result.body.split("\n\n")  # the classifier kept it as the article's first sentence
+    assert result.meta["title"] == question
+    assert "title" not in [r["rule"] for r in result.removed]
+
+
+def test_the_ranker_s_line_leaves_the_body_once_as_title(monkeypatch):
+    _ranker_picks(monkeypatch, DECK)
+    result = clean_text(page(), RULES)
+    assert result.meta["title"] == DECK
+    assert [r for r in result.removed if r["text"] == DECK] == [{"rule": "title", "text": DECK}]
+    assert DECK not in result.body
+
+
+def test_the_model_reads_exactly_the_cues_the_candidates_have():
+    found = text_titles.candidates(to_paragraphs(page()))
+    assert found and all(sorted(f) == sorted(text_titles.load_model()["features"]) for _, _, f in found)

@@ -149,7 +149,7 @@ def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
 
 
 def clean_text(
-    text: str, rules: Iterable[Rule], classify: bool = True, repeated: frozenset[int] = frozenset()
+    text: str, rules: Iterable[Rule], classify: bool = True, repeated: frozenset[int] = frozenset(), has_title: bool = False
 ) -> CleanResult:
     """Apply a rule pack, then the learned line classifier, to one article's text.
 
@@ -159,6 +159,7 @@ def clean_text(
     line; text shaped like an article only loses low-scoring runs at its two ends, so
     subheadings and short sentences inside it always stay. ``repeated``: keys
     (`repeated_lines.line_key`) of lines the article's source repeats across its articles.
+    ``has_title``: the input gave the title (a feed field), so no line is taken for one.
     """
     rules = tuple(rules)
     by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
@@ -275,12 +276,17 @@ def clean_text(
             if usable(i):
                 taken.setdefault(i, "text_byline")
     # 10. On a whole page, the headline: the best-ranked heading-shaped line above the article's
-    #     text (`transforms/text_titles.py`), when the ranker is sure; never a date line or byline.
-    if whole_page and "title" not in meta:
+    #     text (`transforms/text_titles.py`), when the ranker scores it high enough; never a date
+    #     line, a byline or a line a named rule removed, and not when the input gave a title.
+    #     A line the classifier kept as a sentence of the article stays in the body.
+    if whole_page and not has_title and "title" not in meta:
         title = text_titles.find_title(paragraphs, found[2] if found else None, frozenset(i for i, r in taken.items() if r == "text_byline"))
         if title and usable(title[1]) and title[1] not in taken:
-            meta["title"] = title[0]
-            taken[title[1]] = "title"
+            i = title[1]
+            if i in keep or any(j == i and was == "line_classifier" for j, was, _ in removed):
+                meta["title"] = title[0]
+                if not (i in keep and is_sentence(keep[i])):
+                    taken[i] = "title"
     for i, rule in taken.items():
         if i in keep:
             drop(i, rule)
@@ -317,7 +323,7 @@ def clean_article(article: Article, rules: Iterable[Rule], repeated: frozenset[i
     """
     text = article.text or ""
     # trafilatura already chose the main text of an HTML page; the rules still apply to it.
-    result = clean_text(text, rules, classify=article.input_format != "html", repeated=repeated)
+    result = clean_text(text, rules, classify=article.input_format != "html", repeated=repeated, has_title=bool(article.title))
     if not result.body.strip():
         raise ArticleRejected(
             f"no text left after cleaning ({len(result.removed)} lines removed as boilerplate)", errors.NO_TEXT_AFTER_CLEANING
