@@ -101,8 +101,11 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
     lead = _stems(" ".join(lines[start : start + LEAD_LINES]))
     body = _stems(" ".join(lines[start : min(end + 1, start + BODY_LINES)]))
     lo, hi = max(0, start - REACH_ABOVE), min(len(lines), start + REACH_BELOW)
-    shared = {j: len(_stems(lines[j]) & lead) for j in range(max(0, lo - 3), min(len(lines), hi + 4))}
-    short = {j: len(lines[j].split()) <= 3 for j in shared}
+    window = range(max(0, lo - NEAR), min(len(lines), hi + NEAR + 1))
+    stems_of = {j: _stems(lines[j]) for j in window}
+    keys_of = {j: lines[j].casefold() for j in window}
+    shared = {j: len(stems_of[j] & lead) for j in window}
+    short = {j: len(lines[j].split()) <= 3 for j in window}
     heads = []
     for i in range(lo, hi):
         line = lines[i]
@@ -120,10 +123,10 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
         tail = _SITE_TAIL.match(line)
         if tail and len(tail.group(3).split()) <= 4:
             variants.append((tail.group(1), 1.0))
-        near = [lines[j].casefold() for j in range(max(0, i - NEAR), min(len(lines), i + NEAR + 1)) if j != i]
+        near = [keys_of[j] for j in range(max(0, i - NEAR), min(len(lines), i + NEAR + 1)) if j != i]
         for text, variant in variants:
-            stems = _stems(text)
-            key = text.casefold()
+            stems = stems_of[i] if text is line else _stems(text)
+            key = keys_of[i] if text is line else text.casefold()
             words = text.split()
             n = len(words)
             out.append((i, text, {
