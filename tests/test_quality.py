@@ -70,20 +70,22 @@ def test_bylines_from_plain_text_floor(fundus_metadata):
 def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's.
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.765 and titles["precision"] >= 0.785
+    assert titles["match"] >= 0.75 and titles["precision"] >= 0.77
 
 
-def test_title_ranker_cross_validated_by_publisher():
-    # Recorded by training/train_title_ranker.py in the shipped model: 5 x 5 folds grouped by publisher.
+def test_title_ranker_cross_validated_by_site():
+    # Recorded by training/train_title_ranker.py in the shipped model: 5 x 5 folds grouped by site
+    # over fundus/ (its own titles) and cleaning/ (the HTML <title> standing in).
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["pages"] == 258 and cv["match"] >= 0.655 and cv["precision"] >= 0.70
+    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.665 and cv["fundus"]["precision"] >= 0.70
+    assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.60
 
 
-def test_titles_on_pages_the_ranker_never_saw():
-    # cleaning/ was not used to train the ranker; its pages' HTML <title> (the headline, most
-    # often with the site's name added) stands in for a gold title.
+def test_titles_on_cleaning_pages_against_their_html_title():
+    # cleaning/ has no gold title; its pages' HTML <title> (the headline, most often with the
+    # site's name added) stands in, as in training.
     import gzip
     import html
     import re
@@ -101,7 +103,7 @@ def test_titles_on_pages_the_ranker_never_saw():
         answered += bool(title)
         inside += bool(title and found and fold(title) in fold(html.unescape(found.group(1))))
     assert pages == 181
-    assert answered >= 0.85 * pages and inside >= 0.58 * pages
+    assert answered >= 0.9 * pages and inside >= 0.68 * pages
 
 
 def test_metadata_scoring_folds_case_accents_and_punctuation():
