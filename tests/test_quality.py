@@ -68,9 +68,11 @@ def test_bylines_from_plain_text_floor(fundus_metadata):
 
 
 def test_titles_from_plain_text_floor(fundus_metadata):
-    # On the ranker's own training pages; the cross-validated figures are the next test's.
+    # On the ranker's own training pages; the cross-validated figures are the next test's. (The
+    # floors came down from 0.765 / 0.785 when cleaning/ joined the training: a looser fit to
+    # fundus/, a better cross-validated figure on both sets.)
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.75 and titles["precision"] >= 0.77
+    assert titles["match"] >= 0.76 and titles["precision"] >= 0.775
 
 
 def test_title_ranker_cross_validated_by_site():
@@ -79,13 +81,13 @@ def test_title_ranker_cross_validated_by_site():
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.665 and cv["fundus"]["precision"] >= 0.70
-    assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.60
+    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.68 and cv["fundus"]["precision"] >= 0.70
+    assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.60 and cv["cleaning"]["precision"] >= 0.64
 
 
 def test_titles_on_cleaning_pages_against_their_html_title():
     # cleaning/ has no gold title; its pages' HTML <title> (the headline, most often with the
-    # site's name added) stands in, as in training.
+    # site's name added) stands in. The ranker trained on these labels: an in-sample floor.
     import gzip
     import html
     import re
@@ -101,9 +103,10 @@ def test_titles_on_cleaning_pages_against_their_html_title():
         title = clean_text(text, rules).meta.get("title")
         pages += 1
         answered += bool(title)
-        inside += bool(title and found and fold(title) in fold(html.unescape(found.group(1))))
+        words = fold(title or "")
+        inside += bool(len(words.split()) >= 3 and found and f" {words} " in f" {fold(html.unescape(found.group(1)))} ")
     assert pages == 181
-    assert answered >= 0.9 * pages and inside >= 0.68 * pages
+    assert answered >= 0.93 * pages and inside >= 0.68 * pages
 
 
 def test_metadata_scoring_folds_case_accents_and_punctuation():

@@ -121,3 +121,29 @@ def test_the_ranker_s_line_leaves_the_body_once_as_title(monkeypatch):
 def test_the_model_reads_exactly_the_cues_the_candidates_have():
     found = text_titles.candidates(to_paragraphs(page()))
     assert found and all(sorted(f) == sorted(text_titles.load_model()["features"]) for _, _, f in found)
+
+
+def _title_labels():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "training" / "title_labels.py"
+    spec = importlib.util.spec_from_file_location("title_labels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_labels_take_the_headline_out_of_an_html_title_and_nothing_less():
+    is_right = _title_labels().is_right
+    title = "Zach Parise heating up, scores twice as Wild beat Sabres 4-1 – Twin Cities"
+    assert is_right("Zach Parise heating up, scores twice as Wild beat Sabres 4-1", title, exact=False)
+    assert not is_right("Zach Parise heating up, scores twice as Wild", title, exact=False)  # cut short
+    nyt = "Opinion | Republicans Are Following Trump to Nowhere - The New York Times"
+    assert is_right("Republicans Are Following Trump to Nowhere", nyt, exact=False)
+    assert is_right("Republicans Are Following Trump to Nowhere - The New York Times", nyt, exact=False)
+    assert not is_right("The New York Times", nyt, exact=False)
+    assert is_right("Markets rally", "Analysis: Markets rally", exact=False)
+    assert not is_right("Analysis", "Analysis: Markets rally after the decision", exact=False)
+    assert not is_right("Markets rally | Example News", "Markets rally", exact=True)  # fundus: exact
+    assert not is_right("Anything", "", exact=False)

@@ -5,29 +5,26 @@
     python training/train_title_ranker.py --no-final # CV figures only
 
 Data, from `tests/data/eval/`: `fundus/` (258 pages of 181 publishers in 27 languages; the gold
-is each page's meta.json title) and `cleaning/` (181 mostly English pages of about 180 sites;
-no gold title, so the page's HTML `<title>` in `cleaning_html/` stands in: a candidate is right
-when it is that `<title>` or its start or end, a site's name or a section of at most 6 and 3
-words cut). Whole pages only, cleaned as the pipeline cleans them, so each candidate
-(`transforms.text_titles.candidates`) sees the date line and byline the cleaner found. Model:
-scikit-learn's HistGradientBoostingClassifier, exported as flat tree arrays that
-`text_titles._score` reads with numpy (checked here against scikit-learn's own probabilities).
-Folds: grouped by site (fundus's publisher, the URL's host), so a site's pages never straddle
-train and test, repeated over 5 shuffles (the figures are means), printed per set. The decision
-threshold is the lowest at which the out-of-fold titles on `fundus/` (the exact gold) are right
-at least `PRECISION_FLOOR` of the time (right minus wrong is flat between 0.10 and 0.30, so that
+is each page's meta.json title) and `cleaning/` (181 mostly English pages of 126 sites; no gold
+title, so the page's HTML `<title>` in `cleaning_html/` stands in: a candidate is right when it
+is that `<title>` or one side of a separator in it, a site's name of at most 6 words after it or
+a section of at most 3 before it cut; `title_labels.py`). Whole pages only, cleaned as the
+pipeline cleans them, so each candidate (`transforms.text_titles.candidates`) sees the date line
+and byline the cleaner found. Model: scikit-learn's HistGradientBoostingClassifier, exported as
+flat tree arrays that `text_titles._score` reads with numpy (checked here against scikit-learn's
+own probabilities). Folds: grouped by site (fundus's publisher, or the URL's host mapped to the
+publisher that uses it), so a site's pages never straddle train and test, even across the two
+sets, repeated over 5 shuffles (the figures are means), printed per set. The decision threshold
+is the lowest at which the out-of-fold titles on `fundus/` (the exact gold) are right at least
+`PRECISION_FLOOR` of the time (right minus wrong is flat between 0.10 and 0.30, so that
 criterion would pick by noise): the figures printed at it saw no test fold in the model, only in
 that one choice.
 """
 import argparse
-import gzip
-import html
 import json
 import os
-import re
 import sys
 from collections import Counter
-from urllib.parse import urlparse
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -35,6 +32,9 @@ from sklearn.model_selection import GroupKFold
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from title_labels import is_right, page_title, publishers_by_host  # noqa: E402
 
 from transforms import line_classifier, text_dates, text_titles  # noqa: E402
 from transforms.clean import clean_text, load_rules  # noqa: E402
@@ -53,28 +53,6 @@ PARAMS = dict(max_iter=100, learning_rate=0.1, max_depth=3, min_samples_leaf=20,
 def token_f1(a, b):
     common = sum((Counter(a.split()) & Counter(b.split())).values())
     return 2 * common / (len(a.split()) + len(b.split())) if common else 0.0
-
-
-def page_title(folder: str, name: str, meta: dict) -> tuple[str, str]:
-    """(folded gold title, site) of a page: fundus's own, or the HTML <title> of cleaning/'s."""
-    if "title" in meta:
-        return fold(meta["title"] or ""), meta["publisher"]
-    with gzip.open(os.path.join(EVAL, "cleaning_html", name + ".html.gz"), "rt", encoding="utf-8", errors="replace") as f:
-        head = f.read(200_000)
-    found = re.search(r"<title[^>]*>(.*?)</title>", head, re.S | re.I)
-    return fold(html.unescape(found.group(1))) if found else "", urlparse(meta.get("url", "")).netloc.removeprefix("www.")
-
-
-def is_right(candidate: str, gold: str, exact: bool) -> bool:
-    if not candidate or not gold:
-        return False
-    if candidate == gold or exact:
-        return candidate == gold
-    # A <title> is the headline with the site's name (or a section) before or after it.
-    head, tail = gold.startswith(candidate + " "), gold.endswith(" " + candidate)
-    return len(candidate.split()) >= 3 and (
-        (head and len(gold[len(candidate):].split()) <= 6) or (tail and len(gold[: -len(candidate)].split()) <= 3)
-    )
 
 
 def pages(folder):
@@ -129,19 +107,22 @@ def main():
 
     rows, groups, page_of, right, texts, gold, page_set = [], [], [], [], [], [], []
     features = None
+    publishers = publishers_by_host(EVAL)
     for name_set in sets:
         folder = os.path.join(EVAL, name_set)
         for name, meta, lines, date_index, bylines in pages(folder):
-            title, site = page_title(folder, name, meta)
+            title, site, exact = page_title(folder, name, meta, publishers)
+            if not fold(title):
+                continue  # no gold to learn from (the page still counts, unanswered, in its set)
             k = len(gold)
-            gold.append(title)
+            gold.append(fold(title))
             page_set.append(name_set)
             for _, text, f in text_titles.candidates(lines, date_index, bylines):
                 features = features or sorted(f)
                 rows.append([f[q] for q in features])
                 groups.append(site)
                 page_of.append(k)
-                right.append(is_right(fold(text_titles.shown(text)), title, exact=name_set == "fundus"))
+                right.append(is_right(text_titles.shown(text), title, exact))
                 texts.append(text)
     X, y, groups, page_of = np.array(rows), np.array(right), np.array(groups), np.array(page_of)
     assert np.isfinite(X).all(), "a cue is NaN or infinite: the exported trees send missing values one way only"
