@@ -1,6 +1,8 @@
 """The headline of a whole page from its plain text (transforms/text_titles.py) and what the
 cleaner does with it. The pages are made up, in the shape scraped news pages have."""
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.article import Article
 from transforms import text_titles
@@ -147,3 +149,18 @@ def test_training_labels_take_the_headline_out_of_an_html_title_and_nothing_less
     assert not is_right("Analysis", "Analysis: Markets rally after the decision", exact=False)
     assert not is_right("Markets rally | Example News", "Markets rally", exact=True)  # fundus: exact
     assert not is_right("Anything", "", exact=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), min_size=1, max_size=120).map(str.strip).filter(bool), max_size=80))
+def test_any_page_gives_no_title_or_a_line_of_it(lines):
+    found = text_titles.find_title(lines)
+    assert found is None or (0 <= found[1] < len(lines) and lines[found[1]].startswith(found[0]) and found[0])
+
+
+def test_the_headline_is_found_among_thousands_of_teaser_headlines():
+    # 20,000 heading-shaped teaser lines around one article: only the article's window counts.
+    teasers = [f"Teaser headline number {i} about something else entirely" for i in range(10_000)]
+    lines = teasers + to_paragraphs(page()) + teasers
+    assert text_titles.find_title(lines) == (HEADLINE, lines.index(HEADLINE))
+    assert len(text_titles.candidates(lines)) <= text_titles.REACH_ABOVE + text_titles.REACH_BELOW
