@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
 
@@ -143,7 +144,7 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
                 "contained": float(len(key) > 15 and page.count(key) > counts[key]),
                 "upper0": float(text[0].isupper()), "allcaps": float(text.isupper()),
                 "caps": sum(1 for w in words if w[:1].isupper()) / n,
-                "digits": sum(c.isdigit() for c in text) / len(text),
+                "digits": sum(map(str.isdigit, text)) / len(text),
                 "caption": float(bool(_CAPTION.search(text))), "glue": float(bool(_GLUED.search(text))),
                 "hasdate": float(bool(_YEAR.search(text))),
                 "datebelow": float(date_index is not None and 0 < date_index - i <= 8),
@@ -170,12 +171,12 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
             }))
     # The page's other candidates: how far each is from the best on the cues that compare.
     if out:
-        columns = {k: sorted((f[k] for _, _, f in out), reverse=True) for k in RELATIVE}
+        columns = {k: sorted(f[k] for _, _, f in out) for k in RELATIVE}
         overlapping = sorted(i for i, _, f in out if f["nov"] >= 2)
         for i, _, f in out:
             for k in RELATIVE:
-                f[k + "_gap"] = f[k] - columns[k][0]
-                f[k + "_rk"] = float(sum(1 for v in columns[k] if v > f[k]))
+                f[k + "_gap"] = f[k] - columns[k][-1]
+                f[k + "_rk"] = float(len(out) - bisect_right(columns[k], f[k]))  # how many score higher
             f["rank_ov"] = min(sum(1 for j in overlapping if j > i), 5)
             f["ncand"] = len(out)
     return out
