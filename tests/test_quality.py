@@ -64,15 +64,16 @@ def test_dates_from_plain_text_floor(fundus_metadata):
 
 def test_bylines_from_plain_text_floor(fundus_metadata):
     authors = fundus_metadata["authors"]
-    assert authors["precision"] >= 0.95 and authors["recall"] >= 0.45
+    assert authors["precision"] >= 0.955 and authors["recall"] >= 0.55
 
 
 def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's. (The
     # floors came down from 0.765 / 0.785 when cleaning/ joined the training: a looser fit to
-    # fundus/, a better cross-validated figure on both sets.)
+    # fundus/, a better cross-validated figure on both sets; and to 0.755 / 0.765 when the
+    # retrained ranker saw the name-line bylines.)
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.76 and titles["precision"] >= 0.775
+    assert titles["match"] >= 0.755 and titles["precision"] >= 0.765
 
 
 def test_title_ranker_cross_validated_by_site():

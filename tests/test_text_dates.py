@@ -274,6 +274,34 @@ def test_no_byline_from_sentences_captions_or_labels():
     assert find_byline(lines, "en") is None
 
 
+def _byline_by_the_date(header, language="en"):
+    lines = page(header)
+    found = find_publication_date(lines, language)
+    return find_byline(lines, language, found[2] if found else None), lines
+
+
+def test_a_name_on_its_own_line_by_the_date_line_is_the_byline():
+    got, lines = _byline_by_the_date(["Council expands the bus network", "Jody Robbins", "Published Jun 05, 2026"])
+    assert got == ("Jody Robbins", lines.index("Jody Robbins"))
+    got, lines = _byline_by_the_date(["Council expands the bus network", "17.05.2026, 19:06 Uhr", "Anne-Kathrin Neuberg-Vural"], "de")
+    assert got == ("Anne-Kathrin Neuberg-Vural", lines.index("Anne-Kathrin Neuberg-Vural"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["Council expands the bus network", "Published Jun 05, 2026", "Donald Trump", "Foto: REUTERS/Nathan Howard"],  # a photo's subject
+        ["Results", "Miguel Bernal North Diving", "Ben Patton Trinity", "Posted: Fri 6:45 PM, Feb 16, 2018"],  # a list of names
+        ["Advertise", "Current Issue", "Politics / January 11, 2024"],  # a label in the page's language
+        ["Council expands the bus network", "Oct 4, 2018", "Amy K. Dragoo/AIMMEDIA"],  # a photo credit
+        ["Council expands the bus network", "Elliot Brownstein Florida Today", "Published 2:16 AM EST Nov 20, 2019"],  # an outlet
+        ["Council expands the bus network", "Jody Robbins", "Share this article"],  # no date line by it
+    ],
+)
+def test_no_name_line_byline_from_captions_lists_labels_or_outlets(header):
+    assert _byline_by_the_date(header)[0] is None
+
+
 def test_english_month_names_without_dateparser_tables(monkeypatch):
     import sys
 

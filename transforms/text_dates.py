@@ -22,6 +22,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from transforms.line_features import word_equivalents
+from transforms.stoplists import resolve_stoplist
 from transforms.text import SENTENCE_END
 
 #: Publication years below this are parse accidents on a web page, not publication dates.
@@ -527,7 +528,7 @@ _BY = re.compile(
 _OUTLET = re.compile(
     r"(?i:(?<![^\W\d_])(?:press|news|times|post|agency|agencies|reuters|afp|ap|dpa|sda|apa|ansa|efe|staff|media|journal"
     r"|daily|herald|tribune|guardian|telegraph|gazette|zeitung|presse|agentur|nachrichten|redaktion|tv|radio|magazine?"
-    r"|wire|bureau|network|online|digital|agencia|agence|redacción|rédaction)(?![^\W\d_])|\.(?:com|org|net|co|de|at|ch|fr|es|it|uk)\b)"
+    r"|wire|bureau|network|online|digital|today|agencia|agence|redacción|rédaction)(?![^\W\d_])|\.(?:com|org|net|co|de|at|ch|fr|es|it|uk)\b)"
 )
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|/|\s(?:and|und|et|y|e|og|och|en|i|a)\s)\s*")
 #: A journalist's role after the name ("Amy Gibbons Political Correspondent", "Redakteurin").
@@ -556,6 +557,10 @@ _PARENS = re.compile(r"\([^)]*\)|\[[^]]*\]")
 
 #: How far from the date line (or the article's start) a byline may stand, in lines.
 BYLINE_BEFORE, BYLINE_AFTER = 15, 8
+#: A line of names by the date line is short.
+NAME_LINE_MAX = 60
+#: Articles that start titles and labels, never a person's name.
+_ARTICLES = frozenset("the a an le la les der die das el los las il lo gli un una uno ein eine de het".split())
 
 
 def _author_names(text: str, marked: bool) -> list[str] | None:
@@ -612,6 +617,7 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             return None
         anchors = [start]
     best, best_key = None, None
+    stop = resolve_stoplist(language, []) if language else frozenset()
 
     for i in range(max(0, min(anchors) - BYLINE_BEFORE), min(len(lines), max(anchors) + BYLINE_AFTER + 1)):
         line = lines[i]
@@ -634,6 +640,13 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             if _OUTLET.search(line[split.end():]) and not _OUTLET.search(line[: split.start()]):
                 names = _author_names(line[: split.start()], False)
                 names, strength = (names if names and all(len(n.split()) >= 2 for n in names) else None), 1
+        elif (date_index is not None and abs(i - date_index) == 1 and len(line) <= NAME_LINE_MAX and _is_name_line(line, stop)
+              and not (i + 1 < len(lines) and _LABEL.match(lines[i + 1]))
+              and not (0 <= (other := 2 * i - date_index) < len(lines) and _is_name_line(lines[other], frozenset()))):
+            # A person's name on a line of its own right by the date line ("Jody Robbins" over
+            # "Published Jun 05, 2026"); not a photo's subject over its credit ("Donald Trump"
+            # over "Foto: REUTERS/..."), not one of a list of names (results, a team).
+            names, strength = _author_names(line, False), 1
         elif len(line) <= 80 and any(stem in line.lower() for stem in _ROLE_STEMS) and not SENTENCE_END.search(line):
             # A name with a role ("Amy Gibbons Political Correspondent", "Lucy ThorntonNews Reporter").
             unglued = _CAMEL.sub(" ", line)
@@ -648,6 +661,18 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             best, best_key = (", ".join(names), i), key
     return best
 
+
+
+def _is_name_line(line: str, stop: frozenset[str]) -> bool:
+    """Only people's names (two to four words each), no outlet, label, credit ("Name/AGENCY")
+    or sentence, and no stop word of the page's language ("Current Issue", "Best Sleeping Bags")."""
+    if _OUTLET.search(line) or _LABEL.match(line) or SENTENCE_END.search(line) or any(c in line for c in "©:/"):
+        return False
+    names = _author_names(line, False)
+    if not names or not all(2 <= len(n.split()) <= 4 for n in names):
+        return False
+    words = [w.lower() for n in names for w in n.split()]
+    return words[0] not in _ARTICLES and not any(w in stop and w not in _PARTICLES for w in words)
 
 
 def _names_below(lines: list[str], i: int) -> tuple[list[str], int]:
