@@ -64,7 +64,7 @@ def test_dates_from_plain_text_floor(fundus_metadata):
 
 def test_bylines_from_plain_text_floor(fundus_metadata):
     authors = fundus_metadata["authors"]
-    assert authors["precision"] >= 0.955 and authors["recall"] >= 0.55
+    assert authors["precision"] >= 0.96 and authors["recall"] >= 0.545
 
 
 def test_titles_from_plain_text_floor(fundus_metadata):
@@ -82,7 +82,7 @@ def test_title_ranker_cross_validated_by_site():
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.68 and cv["fundus"]["precision"] >= 0.70
+    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.675 and cv["fundus"]["precision"] >= 0.71
     assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.60 and cv["cleaning"]["precision"] >= 0.64
 
 

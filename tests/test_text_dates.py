@@ -280,11 +280,32 @@ def _byline_by_the_date(header, language="en"):
     return find_byline(lines, language, found[2] if found else None), lines
 
 
-def test_a_name_on_its_own_line_by_the_date_line_is_the_byline():
-    got, lines = _byline_by_the_date(["Council expands the bus network", "Jody Robbins", "Published Jun 05, 2026"])
-    assert got == ("Jody Robbins", lines.index("Jody Robbins"))
-    got, lines = _byline_by_the_date(["Council expands the bus network", "17.05.2026, 19:06 Uhr", "Anne-Kathrin Neuberg-Vural"], "de")
-    assert got == ("Anne-Kathrin Neuberg-Vural", lines.index("Anne-Kathrin Neuberg-Vural"))
+HEADLINE = "Council expands the bus network to the northern suburbs"
+
+
+@pytest.mark.parametrize(
+    "header, language, name",
+    [
+        ([HEADLINE, "Jody Robbins", "Published Jun 05, 2026"], "en", "Jody Robbins"),
+        ([HEADLINE, "John Smith", "Published Jun 05, 2026"], "en", "John Smith"),  # "john" is an English stop word
+        (["Author of the article:", "Jody Robbins", "Published Jun 05, 2026"], "en", "Jody Robbins"),
+        ([HEADLINE, "Tanza Loudenback, Business Insider", "Jun 05, 2026"], "en", "Tanza Loudenback"),
+        (["Der Stadtrat baut das Busnetz in die nördlichen Vororte aus", "17.05.2026, 19:06 Uhr", "Anne-Kathrin Neuberg-Vural"],
+         "de", "Anne-Kathrin Neuberg-Vural"),
+        (["Der Stadtrat baut das Busnetz in die nördlichen Vororte aus", "Ursula von der Leyen", "17.05.2026, 19:06 Uhr"],
+         "de", "Ursula von der Leyen"),
+    ],
+)
+def test_a_name_on_its_own_line_by_the_date_line_is_the_byline(header, language, name):
+    body = BODY_DE if language == "de" else BODY_EN
+    lines = page(header, body)
+    found = find_publication_date(lines, language)
+    assert find_byline(lines, language, found[2]) == (name, lines.index([h for h in header if h.startswith(name)][0]))
+
+
+def test_a_name_line_never_beats_a_byline_that_says_so():
+    got, lines = _byline_by_the_date(["Aaron Kliegman | Fox News", HEADLINE, "Jun 05, 2026", "Joe Biden"])
+    assert got == ("Aaron Kliegman", lines.index("Aaron Kliegman | Fox News"))
 
 
 @pytest.mark.parametrize(
@@ -296,6 +317,14 @@ def test_a_name_on_its_own_line_by_the_date_line_is_the_byline():
         ["Council expands the bus network", "Oct 4, 2018", "Amy K. Dragoo/AIMMEDIA"],  # a photo credit
         ["Council expands the bus network", "Elliot Brownstein Florida Today", "Published 2:16 AM EST Nov 20, 2019"],  # an outlet
         ["Council expands the bus network", "Jody Robbins", "Share this article"],  # no date line by it
+        ["Top Stories", "Trump Slams Biden", "Jun 05, 2026"],  # a short headline under a menu entry
+        [HEADLINE, "Real Estate", "Jun 05, 2026"],  # a section
+        [HEADLINE, "The Verge Staff", "Jun 05, 2026"],  # a leading article
+        [HEADLINE, "© Jane Doe", "Jun 05, 2026"],  # a credit
+        [HEADLINE, "Jane Doe reports.", "Jun 05, 2026"],  # a sentence
+        [HEADLINE, "Jane Doe", "Share", "Jun 05, 2026"],  # two lines away
+        [HEADLINE, "Maria Cruz Fernandez Lopez Garcia", "Jun 05, 2026"],  # five words: no name
+        ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Jun 05, 2026"],  # shown earlier: a tag or a menu entry
     ],
 )
 def test_no_name_line_byline_from_captions_lists_labels_or_outlets(header):

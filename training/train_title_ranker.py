@@ -14,11 +14,9 @@ and byline the cleaner found. Model: scikit-learn's HistGradientBoostingClassifi
 flat tree arrays that `text_titles._score` reads with numpy (checked here against scikit-learn's
 own probabilities). Folds: grouped by site (fundus's publisher, or the URL's host mapped to the
 publisher that uses it), so a site's pages never straddle train and test, even across the two
-sets, repeated over 5 shuffles (the figures are means), printed per set. The decision threshold
-is the lowest at which the out-of-fold titles on `fundus/` (the exact gold) are right at least
-`PRECISION_FLOOR` of the time (right minus wrong is flat between 0.05 and 0.30, so that
-criterion would pick by noise): the figures printed at it saw no test fold in the model, only in
-that one choice.
+sets, repeated over 5 shuffles (the figures are means), printed per set. The decision threshold is the one with the most right minus wrong answers on `fundus/`'s
+out-of-fold scores (a wrong title costs what a right one gains; unsure means no title): the
+figures printed at it saw no test fold in the model, only in that one choice.
 """
 import argparse
 import json
@@ -43,9 +41,6 @@ from transforms.text import fold  # noqa: E402
 EVAL = os.path.join(REPO, "tests", "data", "eval")
 OUT = os.path.join(REPO, "transforms", "models", "title_model.json")
 REPEATS = 5
-#: The ranker answers only where, cross-validated, at least this share of its titles are right
-#: (about half of the others are the visible headline worded a little differently).
-PRECISION_FLOOR = 0.70
 THRESHOLDS = [round(0.05 * i, 2) for i in range(15)]
 PARAMS = dict(max_iter=100, learning_rate=0.1, max_depth=3, min_samples_leaf=20, random_state=0)
 
@@ -155,8 +150,9 @@ def main():
             print(f"  {threshold:4.2f}     {answered / n:6.3f}  {hit / n:6.3f}  {hit / max(answered, 1):6.3f}")
         cv[s] = tab
     chooser = cv["fundus"] if "fundus" in cv else cv[sets[0]]
-    precise = [t for t, (answered, hit, _, _) in enumerate(chooser) if hit >= PRECISION_FLOOR * answered]
-    best = precise[0] if precise else len(THRESHOLDS) - 1
+    # A wrong title costs what a right one gains: the most right minus wrong answers (the first
+    # such threshold when several tie).
+    best = int(np.argmax(chooser[:, 1] - chooser[:, 2]))
     threshold = THRESHOLDS[best]
     figures = {}
     for s in sets:
@@ -165,7 +161,7 @@ def main():
         figures[s] = {"pages": n, "answered": round(answered / n, 3), "match": round(hit / n, 3), "precision": round(hit / max(answered, 1), 3)}
         print(f"{s} at threshold {threshold:.2f}: answered {answered / n:.3f}, match {hit / n:.3f}, precision {hit / max(answered, 1):.3f}; "
               f"wrong answers a run {wrong:.1f}, of which {near:.1f} near the gold title (word F1 >= 0.6)")
-    print(f"chosen threshold {threshold:.2f}: the lowest with precision >= {PRECISION_FLOOR} on {'fundus' if 'fundus' in cv else sets[0]}")
+    print(f"chosen threshold {threshold:.2f}: the most right minus wrong answers on {'fundus' if 'fundus' in cv else sets[0]}")
     if args.no_final:
         return
 

@@ -528,7 +528,7 @@ _BY = re.compile(
 _OUTLET = re.compile(
     r"(?i:(?<![^\W\d_])(?:press|news|times|post|agency|agencies|reuters|afp|ap|dpa|sda|apa|ansa|efe|staff|media|journal"
     r"|daily|herald|tribune|guardian|telegraph|gazette|zeitung|presse|agentur|nachrichten|redaktion|tv|radio|magazine?"
-    r"|wire|bureau|network|online|digital|today|agencia|agence|redacción|rédaction)(?![^\W\d_])|\.(?:com|org|net|co|de|at|ch|fr|es|it|uk)\b)"
+    r"|wire|bureau|network|online|digital|today|insider|ajans[ıi]?|agencia|agence|redacción|rédaction)(?![^\W\d_])|\.(?:com|org|net|co|de|at|ch|fr|es|it|uk)\b)"
 )
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|/|\s(?:and|und|et|y|e|og|och|en|i|a)\s)\s*")
 #: A journalist's role after the name ("Amy Gibbons Political Correspondent", "Redakteurin").
@@ -559,6 +559,19 @@ _PARENS = re.compile(r"\([^)]*\)|\[[^]]*\]")
 BYLINE_BEFORE, BYLINE_AFTER = 15, 8
 #: A line of names by the date line is short.
 NAME_LINE_MAX = 60
+#: Photo agencies and credit words: a name beside them is a photographer's.
+_CREDIT = re.compile(r"(?i:(?<![^\W\d_])(?:getty|images|shutterstock|imago|alamy|epa|keystone|picture alliance|ap photo|istock)(?![^\W\d_]))")
+#: Section and label words of news sites in the commonest languages: a "name" holding one is a
+#: section or a tag ("Real Estate", "Climate Change", "Politik Ausland").
+_SECTION_WORDS = frozenset("""
+news home world politics business economy markets money finance sport sports football soccer culture arts
+entertainment lifestyle travel health science tech technology climate environment weather opinion opinions
+comment analysis live video videos podcast podcasts photos gallery local national international breaking
+latest trending estate property education crime justice media style food fashion cars motoring
+politik wirtschaft ausland inland kultur panorama meinung wissen gesellschaft regional lokales leben
+noticias política economía deportes cultura opinión actualité politique économie sports monde société
+notizie politica economia esteri cronaca sport
+""".split())
 #: Articles that start titles and labels, never a person's name.
 _ARTICLES = frozenset("the a an le la les der die das el los las il lo gli un una uno ein eine de het".split())
 
@@ -640,13 +653,8 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             if _OUTLET.search(line[split.end():]) and not _OUTLET.search(line[: split.start()]):
                 names = _author_names(line[: split.start()], False)
                 names, strength = (names if names and all(len(n.split()) >= 2 for n in names) else None), 1
-        elif (date_index is not None and abs(i - date_index) == 1 and len(line) <= NAME_LINE_MAX and _is_name_line(line, stop)
-              and not (i + 1 < len(lines) and _LABEL.match(lines[i + 1]))
-              and not (0 <= (other := 2 * i - date_index) < len(lines) and _is_name_line(lines[other], frozenset()))):
-            # A person's name on a line of its own right by the date line ("Jody Robbins" over
-            # "Published Jun 05, 2026"); not a photo's subject over its credit ("Donald Trump"
-            # over "Foto: REUTERS/..."), not one of a list of names (results, a team).
-            names, strength = _author_names(line, False), 1
+        elif date_index is not None and abs(i - date_index) == 1 and (names := _name_line(lines, i, date_index, stop)):
+            strength = 0.5  # the weakest sign: any other byline near the date wins
         elif len(line) <= 80 and any(stem in line.lower() for stem in _ROLE_STEMS) and not SENTENCE_END.search(line):
             # A name with a role ("Amy Gibbons Political Correspondent", "Lucy ThorntonNews Reporter").
             unglued = _CAMEL.sub(" ", line)
@@ -664,15 +672,39 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
 
 
 def _is_name_line(line: str, stop: frozenset[str]) -> bool:
-    """Only people's names (two to four words each), no outlet, label, credit ("Name/AGENCY")
-    or sentence, and no stop word of the page's language ("Current Issue", "Best Sleeping Bags")."""
-    if _OUTLET.search(line) or _LABEL.match(line) or SENTENCE_END.search(line) or any(c in line for c in "©:/"):
+    """Only people's names (two to four words each): no outlet, label, photo credit ("Name/
+    AGENCY", "Getty Images"), sentence, leading article or section word ("Real Estate"), and no
+    stop word of the page's language past a name's first word ("Current Issue"; first words are
+    often given names, which stop lists hold: "John", "Peter", "María")."""
+    if len(line) > NAME_LINE_MAX or _CREDIT.search(line) or SENTENCE_END.search(line) or any(c in line for c in "©:/"):
         return False
-    names = _author_names(line, False)
-    if not names or not all(2 <= len(n.split()) <= 4 for n in names):
+    names = _author_names(line, False)  # an outlet after the names is cut ("Jane Doe, Business Insider")
+    if not names or not all(2 <= len(n.split()) <= 4 and not _OUTLET.search(n) for n in names):
         return False
-    words = [w.lower() for n in names for w in n.split()]
-    return words[0] not in _ARTICLES and not any(w in stop and w not in _PARTICLES for w in words)
+    words = [n.lower().split() for n in names]
+    if words[0][0] in _ARTICLES or any(w in _SECTION_WORDS for n in words for w in n):
+        return False
+    return not any(w in stop and w not in _PARTICLES for n in words for w in n[1:])
+
+
+def _name_line(lines: list[str], i: int, date_index: int, stop: frozenset[str]) -> list[str] | None:
+    """The names on line ``i``, next to the date line, when it reads as a byline of its own:
+    a name line whose other side is the headline, deck or text (five words or more) or a label
+    ("Author of the article:"), not a photo's subject over its credit ("Donald Trump" over
+    "Foto: ..."), not one of a list of names, and not a line shown earlier on the page (a tag,
+    a menu entry, a breadcrumb)."""
+    line = lines[i]
+    if not _is_name_line(line, stop) or line in lines[:i]:
+        return None
+    other = 2 * i - date_index
+    if not 0 <= other < len(lines):
+        return None
+    beyond = lines[other]
+    if not (len(beyond.split()) >= 5 or beyond.rstrip().endswith(":")) or _is_name_line(beyond, frozenset()):
+        return None
+    if i + 1 < len(lines) and _LABEL.match(lines[i + 1]):
+        return None
+    return _author_names(line, False)
 
 
 def _names_below(lines: list[str], i: int) -> tuple[list[str], int]:
