@@ -383,6 +383,11 @@ def article_start(lines: list[str]) -> int | None:
 def article_block(lines: list[str]) -> tuple[int, int] | None:
     """(first, last) prose line of the page's densest prose block, the article's text: the
     maximum-sum run where prose lines add their words and other lines cost GAP_COST."""
+    return _article_block(tuple(lines))
+
+
+@lru_cache(maxsize=2)  # the date, byline and headline steps ask for the same page in turn
+def _article_block(lines: tuple[str, ...]) -> tuple[int, int] | None:
     best, best_start, best_end, total, start = 0.0, None, 0, 0.0, 0
     for i, line in enumerate(lines):
         if total <= 0:
