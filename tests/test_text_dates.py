@@ -200,6 +200,19 @@ def test_crawl_date_rules_out_later_days_and_settles_numbers():
     assert find_publication_date(page(["Headline", "May 1, 2031"]), "en", D(2026, 1, 1)) is None
 
 
+def test_a_published_line_right_under_the_text():
+    lines = page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=["Publisert: 05.08.24 kl. 14:47", *FOOTER])
+    assert answer(lines, "de", D(2024, 9, 1)) == (D(2024, 8, 5), "header", "Publisert: 05.08.24 kl. 14:47")
+    # Not a plain date there (a comment's or a teaser's), nor a "Published" line further down
+    # or one among other date lines.
+    plain = page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=["05.08.24 14:47", *FOOTER])
+    assert find_publication_date(plain, "de", D(2024, 9, 1)) is None
+    far = page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=["Teilen", "Drucken", "Mehr zum Thema", "Publisert: 05.08.24", *FOOTER])
+    assert find_publication_date(far, "de", D(2024, 9, 1)) is None
+    teasers = ["Publisert: 05.08.24", "Ein anderer Artikel", "Publisert: 04.08.24"]
+    assert find_publication_date(page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=teasers), "de", D(2024, 9, 1)) is None
+
+
 def test_nothing_to_go_on():
     assert find_publication_date([], "en") is None
     assert find_publication_date(NAV, "en") is None
@@ -224,6 +237,14 @@ def test_nothing_to_go_on():
         ("31.02.2024", ("de", "en"), []),
         ("7/3/2025", ("en",), []),  # July 3 or March 7
         ("25/3/2025", ("en",), [D(2025, 3, 25)]),
+        # a two-digit year: day first, and only before a time or after a "Published" cue
+        ("Veröffentlicht am 27.04.24 um 07:39 Uhr", ("de", "en"), [D(2024, 4, 27)]),
+        ("15.10.24 23:35", ("nb", "en"), [D(2024, 10, 15)]),
+        ("Publisert: 05.08.24", ("nb", "en"), [D(2024, 8, 5)]),
+        ("Version 1.2.24", ("en",), []),
+        ("25.4.24", ("de", "en"), []),
+        ("10.06.99 12:00", ("de", "en"), [D(1999, 6, 10)]),
+        ("31.04.24 10:00", ("de", "en"), []),
     ],
 )
 def test_dates_in_line(line, languages, days):

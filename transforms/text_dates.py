@@ -94,6 +94,7 @@ def _tables(languages: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]
 # Dates in a line
 
 _YEAR = r"((?:19|20)\d\d)"
+_SHORT_DATE = r"(?<![\d.:/])(?P<a4>\d{1,2})\.(?P<b4>\d{1,2})\.(?P<y4>\d\d)(?![\d.])"
 _NUM_DATE = re.compile(
     # 2024-02-14, 2024/12/03, 2025.05.15, 2024. 5. 15.   (year first: always Y-M-D)
     r"(?<![\d.])(?P<y1>(?:19|20)\d\d)(?:(?P<s1>[-/])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
@@ -103,6 +104,8 @@ _NUM_DATE = re.compile(
     r"(?P<y2>(?:19|20)\d\d)(?!\d?[/.]\d)"
     # 2025年1月13日, 2025년 5월 15일
     r"|(?P<y3>(?:19|20)\d\d)\s*[年년]\s*(?P<m3>\d{1,2})\s*[月월]\s*(?P<d3>\d{1,2})\s*[日일]"
+    # 27.04.24 (day first, a two-digit year: read only before a time or after a "Published" cue)
+    r"|" + _SHORT_DATE
 )
 _TIME = re.compile(
     r"(?<!\d)\d{1,2}(?:[:.h]\s?\d{2}(?:[:.]\d{2})?)\s*(?:[ap]\.?\s?m\.?|uhr|h\b|hrs\b|horas?\b)?"
@@ -130,7 +133,9 @@ def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[
     return re.compile(pattern), months
 
 
-_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d|" + _SHORT_DATE)
+#: A time right after a two-digit-year date: "27.04.24 um 07:39", "05.08.24 kl. 14:47".
+_TIME_AFTER = re.compile(r"\s*,?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -188,8 +193,13 @@ def dates_in_line(line: str, languages: tuple[str, ...], latest: dt.date) -> lis
         elif g["y2"]:
             sep = g["dot"] or g["s2"]
             day_ = _numeric(int(g["a"]), int(g["b1"] or g["b2"]), int(g["y2"]), sep, order, latest)
-        else:
+        elif g["y3"]:
             day_ = _valid(int(g["y3"]), int(g["m3"]), int(g["d3"]), latest)
+        elif _TIME_AFTER.match(line, m.end()) or _PUBLISHED.search(line, 0, m.start()):
+            year = 2000 + int(g["y4"])
+            day_ = _valid(year if year <= latest.year else year - 100, int(g["b4"]), int(g["a4"]), latest)
+        else:
+            continue  # "1.2.24" alone: a version or a section as much as a day
         if day_:
             found.append(_Found(day_, m.start(), m.end()))
     regex, months = _text_date_regex(languages)
@@ -340,6 +350,8 @@ BEFORE, AFTER = 16, 12
 BEFORE_CUED, AFTER_CUED = 40, 16
 WIDE_BEFORE, WIDE_AFTER = 40, 30
 FAR_BEFORE, FAR_AFTER = 60, 40
+#: A "Published" line under the text: at most this many lines after its last line.
+END_AFTER = 3
 #: Date lines closer than this with no prose between them are one group ("Published ... /
 #: Updated ..."); a line with this many other date lines around is a list item (teasers,
 #: comments, a timeline).
@@ -483,8 +495,15 @@ def find_publication_date(
         # Not after the article's text either: comments and teasers follow it.
         bare = [d for d in found if not d.other and d.cue != "updated" and d.index < end and not _inside_prose(lines, d.index)]
         best = _nearest(bare, start, lambda d: (WIDE_BEFORE, WIDE_AFTER), found)
-        if best is None or len({d.day for d in bare if -WIDE_BEFORE <= d.index - start <= WIDE_AFTER}) > 1:
+        if best is not None and len({d.day for d in bare if -WIDE_BEFORE <= d.index - start <= WIDE_AFTER}) > 1:
             return None
+    if best is None:
+        # Some sites print it under the text ("Publisert: 05.08.24 kl. 14:47"): a "Published"
+        # line right after the text's last line, and no other date line below it for a while.
+        below = [d for d in found if 0 < d.index - end <= LIST_SPAN]
+        if len(below) != 1 or below[0].cue != "published" or below[0].index - end > END_AFTER:
+            return None
+        best = below[0]
     group = [best]
     for step in (-1, 1):  # its neighbours: a "Published / Updated" pair
         k = found.index(best)
