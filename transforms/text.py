@@ -24,8 +24,8 @@ def normalise(text: str) -> str:
 
 def fold(text: str) -> str:
     """Case, accents and punctuation folded, for comparing names and headlines:
-    'Anne-Marie Slaughter' == 'anne marie slaughter'."""
-    text = unicodedata.normalize("NFKD", text)
+    'Anne-Marie Slaughter' == 'anne marie slaughter'; a soft hyphen or zero-width space joins."""
+    text = unicodedata.normalize("NFKD", _INVISIBLE.sub("", text))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     return " ".join(re.sub(r"[\W_]+", " ", text).split())
 
