@@ -94,7 +94,9 @@ def _tables(languages: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]
 # Dates in a line
 
 _YEAR = r"((?:19|20)\d\d)"
-_SHORT_DATE = r"(?<![\d.:/])(?P<a4>\d{1,2})\.(?P<b4>\d{1,2})\.(?P<y4>\d\d)(?![\d.])"
+# (The first digit comes before the look-behind: a pattern that starts with a digit lets the
+# regex engine skip straight to digits, one that starts with a look-behind tries every position.)
+_SHORT_DATE = r"(?P<a4>\d(?<![\d.:/]\d)\d?)\.(?P<b4>\d{1,2})\.(?P<y4>\d\d)(?![\d.])"
 _NUM_DATE = re.compile(
     # 2024-02-14, 2024/12/03, 2025.05.15, 2024. 5. 15.   (year first: always Y-M-D)
     r"(?<![\d.])(?P<y1>(?:19|20)\d\d)(?:(?P<s1>[-/])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
@@ -133,7 +135,9 @@ def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[
     return re.compile(pattern), months
 
 
-_YEAR_HINT = re.compile(r"(?:19|20)\d\d|" + _SHORT_DATE)
+#: A year, or a date with a two-digit year: lines without one hold no date. (Both start with a
+#: digit, "19"/"20" written as a digit then a look-behind, for the reason above.)
+_YEAR_HINT = re.compile(r"\d(?:(?<=1)9|(?<=2)0)\d\d|\d(?<![\d.:/]\d)\d?\.\d{1,2}\.\d\d(?![\d.])")
 #: A time right after a two-digit-year date: "27.04.24 um 07:39", "05.08.24 kl. 14:47".
 _TIME_AFTER = re.compile(r"\s*,?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
