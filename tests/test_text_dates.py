@@ -187,6 +187,21 @@ def test_teaser_list_before_the_article():
     assert find_publication_date(page(["Der Stadtrat entscheidet"], BODY_DE, before=NAV + teasers), "de") is None
 
 
+def test_teaser_list_whose_other_dates_read_two_ways_or_are_times():
+    # "Recent from the author": each item's date is a date line, or reads two ways, or is a
+    # weekday and a time; none of them is the article's date.
+    teasers = ["Are We Pretending Nothing Happened?", "Michael Harriot", "Monday 3:00PM", "Recent from Adam Clark",
+               "Judge Blocks the Plan, Again", "Adam Clark", "11/13/19 11:00AM", "72",
+               "Allow Me to Criticize the Earbuds", "Adam Clark", "11/13/19 9:00AM", "23",
+               "A Brief Explanation of the Bug", "Adam Clark", "11/12/19 4:40PM", "Apple",
+               "The Future of Innovation", "Adam Clark", "Monday 5:30PM", "Filed to: innovation"]
+    lines = page(["Council approves bus network expansion"], before=NAV + teasers)
+    assert find_publication_date(lines, "en", D(2019, 11, 20)) is None
+    # A media player's "00:00" lines are no list around the article's own date line.
+    lines = page(["Council approves bus network expansion", "2019.11.18 19:59", "00:00", "00:00", "00:00"])
+    assert answer(lines, "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
+
+
 def test_embedded_post_and_caption_are_not_the_date():
     body = [*BODY_EN[:2], "— Jane Roe (@janeroe) July 16, 2026", "Buses wait at the depot in the northern suburbs, July 1, 2026", *BODY_EN[2:]]
     assert find_publication_date(page(["Council approves bus network expansion"], body), "en", D(2026, 7, 19)) is None
@@ -245,6 +260,9 @@ def test_nothing_to_go_on():
         ("25.4.24", ("de", "en"), []),
         ("10.06.99 12:00", ("de", "en"), [D(1999, 6, 10)]),
         ("31.04.24 10:00", ("de", "en"), []),
+        ("By Jane Roe On 11/13/19 at 4:00 PM EST", ("en",), [D(2019, 11, 13)]),
+        ("11/12/19 4:40PM", ("en",), []),  # November 12 or December 11
+        ("11/12/19 4:40PM", ("fr", "en"), [D(2019, 12, 11)]),
     ],
 )
 def test_dates_in_line(line, languages, days):

@@ -96,7 +96,7 @@ def _tables(languages: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]
 _YEAR = r"((?:19|20)\d\d)"
 # (The first digit comes before the look-behind: a pattern that starts with a digit lets the
 # regex engine skip straight to digits, one that starts with a look-behind tries every position.)
-_SHORT_DATE = r"(?P<a4>\d(?<![\d.:/]\d)\d?)\.(?P<b4>\d{1,2})\.(?P<y4>\d\d)(?![\d.])"
+_SHORT_DATE = r"(?P<a4>\d(?<![\d.:/]\d)\d?)(?P<s4>[./])(?P<b4>\d{1,2})(?P=s4)(?P<y4>\d\d)(?![\d./])"
 _NUM_DATE = re.compile(
     # 2024-02-14, 2024/12/03, 2025.05.15, 2024. 5. 15.   (year first: always Y-M-D)
     r"(?<![\d.])(?P<y1>(?:19|20)\d\d)(?:(?P<s1>[-/])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
@@ -106,7 +106,8 @@ _NUM_DATE = re.compile(
     r"(?P<y2>(?:19|20)\d\d)(?!\d?[/.]\d)"
     # 2025年1月13日, 2025년 5월 15일
     r"|(?P<y3>(?:19|20)\d\d)\s*[年년]\s*(?P<m3>\d{1,2})\s*[月월]\s*(?P<d3>\d{1,2})\s*[日일]"
-    # 27.04.24 (day first, a two-digit year: read only before a time or after a "Published" cue)
+    # 27.04.24, 11/13/19 (a two-digit year: read only before a time or after a "Published" cue;
+    # dots are day first, slashes as above)
     r"|" + _SHORT_DATE
 )
 _TIME = re.compile(
@@ -137,7 +138,7 @@ def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[
 
 #: A year, or a date with a two-digit year: lines without one hold no date. (Both start with a
 #: digit, "19"/"20" written as a digit then a look-behind, for the reason above.)
-_YEAR_HINT = re.compile(r"\d(?:(?<=1)9|(?<=2)0)\d\d|\d(?<![\d.:/]\d)\d?\.\d{1,2}\.\d\d(?![\d.])")
+_YEAR_HINT = re.compile(r"\d(?:(?<=1)9|(?<=2)0)\d\d|\d(?<![\d.:/]\d)\d?([./])\d{1,2}\1\d\d(?![\d./])")
 #: A time right after a two-digit-year date: "27.04.24 um 07:39", "05.08.24 kl. 14:47".
 _TIME_AFTER = re.compile(r"\s*,?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -201,7 +202,8 @@ def dates_in_line(line: str, languages: tuple[str, ...], latest: dt.date) -> lis
             day_ = _valid(int(g["y3"]), int(g["m3"]), int(g["d3"]), latest)
         elif _TIME_AFTER.match(line, m.end()) or _PUBLISHED.search(line, 0, m.start()):
             year = 2000 + int(g["y4"])
-            day_ = _valid(year if year <= latest.year else year - 100, int(g["b4"]), int(g["a4"]), latest)
+            year = year if year <= latest.year else year - 100
+            day_ = _numeric(int(g["a4"]), int(g["b4"]), year, g["s4"], order, latest)
         else:
             continue  # "1.2.24" alone: a version or a section as much as a day
         if day_:
@@ -361,6 +363,8 @@ END_AFTER = 3
 #: comments, a timeline).
 GROUP_GAP = 3
 LIST_SPAN, LIST_MIN = 10, 3
+#: Lines up to this long with a numeric date count as dated for that, read or not.
+SHORT_DATED = 40
 #: A non-prose line inside the article costs this many words of prose (maximum-sum segment).
 GAP_COST = 4.0
 
@@ -446,19 +450,39 @@ def date_lines(lines: list[str], language: str | None = None, crawl_date: dt.dat
     return found
 
 
+class _Dated:
+    """Which lines of a page are dated, for telling a list's items: its date lines, and short
+    lines whose date is no date line because it reads two ways (11/12/19: November 12 or
+    December 11) or is only a time with words ("Monday 5:30PM"; not a player's "00:00").
+    Looked at only around the candidates, once a line."""
+
+    def __init__(self, lines: list[str], found: list[DateLine]):
+        self.lines, self.seen = lines, {d.index: True for d in found}
+
+    def __call__(self, i: int) -> bool:
+        if i not in self.seen:
+            line = self.lines[i] if 0 <= i < len(self.lines) else ""
+            self.seen[i] = len(line) <= SHORT_DATED and bool(
+                (_YEAR_HINT.search(line) and _NUM_DATE.search(line)) or (_TIME.search(line) and any(map(str.isalpha, line)))
+            )
+        return self.seen[i]
+
+
 def _nearest(
-    candidates: list[DateLine], start: int, window: Callable[[DateLine], tuple[int, int]], everything: list[DateLine] | None = None
+    candidates: list[DateLine], start: int, window: Callable[[DateLine], tuple[int, int]], dated: Callable[[int], bool] | None = None
 ) -> DateLine | None:
     """The date line nearest the article's start within its window (lines after the start
-    count 1.5 times: the date usually precedes the text); list items never."""
-    everything = everything or candidates
+    count 1.5 times: the date usually precedes the text); list items never (``dated``: which
+    lines count as dated for that; the candidates' own lines when not given)."""
+    if dated is None:
+        dated = {d.index for d in candidates}.__contains__
     best, best_key = None, None
     for d in candidates:
         r = d.index - start
         before, after = window(d)
         if not -before <= r <= after:
             continue
-        near = sum(1 for e in everything if e is not d and abs(e.index - d.index) <= LIST_SPAN)
+        near = sum(1 for j in range(d.index - LIST_SPAN, d.index + LIST_SPAN + 1) if j != d.index and dated(j))
         if near >= LIST_MIN and d.cue != "published" and not _BY.match(d.line):
             continue  # a list item: teasers, a timeline, comments
         key = -r if r <= 0 else 1.5 * r
@@ -492,13 +516,14 @@ def find_publication_date(
     if block is None:
         return None
     start, end = block
-    best = _nearest(found, start, lambda d: (BEFORE_CUED, AFTER_CUED) if d.cue == "published" else (BEFORE, AFTER))
+    dated = _Dated(lines, found)
+    best = _nearest(found, start, lambda d: (BEFORE_CUED, AFTER_CUED) if d.cue == "published" else (BEFORE, AFTER), dated)
     if best is None:
         # Further off, only a bare date line (nothing else on it) that is the only day there
         # and does not stand inside running prose (an embedded teaser does).
         # Not after the article's text either: comments and teasers follow it.
         bare = [d for d in found if not d.other and d.cue != "updated" and d.index < end and not _inside_prose(lines, d.index)]
-        best = _nearest(bare, start, lambda d: (WIDE_BEFORE, WIDE_AFTER), found)
+        best = _nearest(bare, start, lambda d: (WIDE_BEFORE, WIDE_AFTER), dated)
         if best is not None and len({d.day for d in bare if -WIDE_BEFORE <= d.index - start <= WIDE_AFTER}) > 1:
             return None
     if best is None:
