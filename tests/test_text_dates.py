@@ -113,6 +113,13 @@ def test_dateline_a_place_before_the_date():
     assert answer(lines, "es")[:2] == (D(2025, 5, 29), "dateline")
 
 
+def test_a_date_line_above_the_text_beats_one_below_its_start():
+    # Below the start: a quote's source with its own date.
+    body = [BODY_EN[0], "Source: City Transport Office, October 25, 2019", *BODY_EN[1:]]
+    lines = page(["November 18, 2019", "Share", "Council approves bus network expansion", "Share this"], body)
+    assert answer(lines, "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
+
+
 def test_date_after_the_lead_paragraph():
     lines = page(["Council approves bus network expansion", BODY_EN[0], "Jane Roe", "April 26, 2024 at 11:24 a.m. EDT"], BODY_EN[1:])
     assert answer(lines)[0] == D(2024, 4, 26)

@@ -471,9 +471,10 @@ class _Dated:
 def _nearest(
     candidates: list[DateLine], start: int, window: Callable[[DateLine], tuple[int, int]], dated: Callable[[int], bool] | None = None
 ) -> DateLine | None:
-    """The date line nearest the article's start within its window (lines after the start
-    count 1.5 times: the date usually precedes the text); list items never (``dated``: which
-    lines count as dated for that; the candidates' own lines when not given)."""
+    """The date line nearest the article's start within its window, one above the start before
+    any below it (the date usually precedes the text; below it stand captions and quotes'
+    sources with dates of their own); list items never (``dated``: which lines count as dated
+    for that; the candidates' own lines when not given)."""
     if dated is None:
         dated = {d.index for d in candidates}.__contains__
     best, best_key = None, None
@@ -485,7 +486,7 @@ def _nearest(
         near = sum(1 for j in range(d.index - LIST_SPAN, d.index + LIST_SPAN + 1) if j != d.index and dated(j))
         if near >= LIST_MIN and d.cue != "published" and not _BY.match(d.line):
             continue  # a list item: teasers, a timeline, comments
-        key = -r if r <= 0 else 1.5 * r
+        key = (r > 0, abs(r))
         if best_key is None or key < best_key:
             best, best_key = d, key
     return best
