@@ -268,6 +268,10 @@ def test_nothing_to_go_on():
         ("10.06.99 12:00", ("de", "en"), [D(1999, 6, 10)]),
         ("31.04.24 10:00", ("de", "en"), []),
         ("By Jane Roe On 11/13/19 at 4:00 PM EST", ("en",), [D(2019, 11, 13)]),
+        # dots: day first, except in English, where US sites write them month first
+        ("11.14.2019 09:00 AM", ("en",), [D(2019, 11, 14)]),
+        ("05.08.2019", ("en",), []),
+        ("05.08.2019", ("de", "en"), [D(2019, 8, 5)]),
         ("11/12/19 4:40PM", ("en",), []),  # November 12 or December 11
         ("11/12/19 4:40PM", ("fr", "en"), [D(2019, 12, 11)]),
     ],

@@ -107,7 +107,7 @@ _NUM_DATE = re.compile(
     # 2025年1月13日, 2025년 5월 15일
     r"|(?P<y3>(?:19|20)\d\d)\s*[年년]\s*(?P<m3>\d{1,2})\s*[月월]\s*(?P<d3>\d{1,2})\s*[日일]"
     # 27.04.24, 11/13/19 (a two-digit year: read only before a time or after a "Published" cue;
-    # dots are day first, slashes as above)
+    # dots and slashes read as in _numeric)
     r"|" + _SHORT_DATE
 )
 _TIME = re.compile(
@@ -170,10 +170,11 @@ def _valid(year: int, month: int, day: int, latest: dt.date) -> dt.date | None:
 
 
 def _numeric(day_first: int, month_first: int, year: int, sep: str, order: str, latest: dt.date) -> dt.date | None:
-    """Read A.B.YYYY / A/B/YYYY. Dots are day-first everywhere; slashes and dashes follow the
-    language's order unless the numbers (or a date after the crawl) settle it; unsure -> None."""
+    """Read A.B.YYYY / A/B/YYYY. Dots are day-first, except in English (US sites write
+    11.19.2019 too); slashes, dashes and English dots follow the language's order unless the
+    numbers (or a date after the crawl) settle it; unsure -> None."""
     dmy = _valid(year, month_first, day_first, latest)
-    if sep == ".":
+    if sep == "." and not order.startswith("M"):
         return dmy
     mdy = _valid(year, day_first, month_first, latest)
     if dmy and mdy and dmy != mdy:
