@@ -262,6 +262,7 @@ def test_nothing_to_go_on():
         # a two-digit year: day first, and only before a time or after a "Published" cue
         ("Veröffentlicht am 27.04.24 um 07:39 Uhr", ("de", "en"), [D(2024, 4, 27)]),
         ("15.10.24 23:35", ("nb", "en"), [D(2024, 10, 15)]),
+        ("Do 25.04.24 | 14:07 Uhr | Von Eva Beispiel", ("de", "en"), [D(2024, 4, 25)]),
         ("Publisert: 05.08.24", ("nb", "en"), [D(2024, 8, 5)]),
         ("Version 1.2.24", ("en",), []),
         ("25.4.24", ("de", "en"), []),

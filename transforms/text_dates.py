@@ -140,7 +140,7 @@ def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[
 #: digit, "19"/"20" written as a digit then a look-behind, for the reason above.)
 _YEAR_HINT = re.compile(r"\d(?:(?<=1)9|(?<=2)0)\d\d|\d(?<![\d.:/]\d)\d?([./])\d{1,2}\1\d\d(?![\d./])")
 #: A time right after a two-digit-year date: "27.04.24 um 07:39", "05.08.24 kl. 14:47".
-_TIME_AFTER = re.compile(r"\s*,?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
+_TIME_AFTER = re.compile(r"\s*[,|·•–-]?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
