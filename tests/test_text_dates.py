@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from transforms.text_dates import byline_lines, dates_in_line, find_byline, find_publication_date
+from transforms.text_dates import DEFAULT_LANGUAGES, byline_lines, dates_in_line, find_byline, find_publication_date
 
 D = dt.date
 
@@ -113,11 +113,17 @@ def test_dateline_a_place_before_the_date():
     assert answer(lines, "es")[:2] == (D(2025, 5, 29), "dateline")
 
 
-def test_a_date_line_above_the_text_beats_one_below_its_start():
-    # Below the start: a quote's source with its own date.
+def test_a_source_or_photo_label_line_is_no_date_line():
+    # Right under the start: a quote's source with its own date.
     body = [BODY_EN[0], "Source: City Transport Office, October 25, 2019", *BODY_EN[1:]]
     lines = page(["November 18, 2019", "Share", "Council approves bus network expansion", "Share this"], body)
     assert answer(lines, "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
+
+
+def test_the_date_after_the_lead_beats_a_site_clock_further_up():
+    header = ["Wednesday, November 20, 2019", "Sign in", "Search", "Local", "Sport", "Council approves bus network expansion"]
+    lines = page(header, [BODY_EN[0], "Jane Roe", "November 18, 2019", *BODY_EN[1:]], before=["Home"])
+    assert answer(lines, "en", D(2019, 11, 21))[0] == D(2019, 11, 18)
 
 
 def test_date_after_the_lead_paragraph():
@@ -199,13 +205,23 @@ def test_teaser_list_whose_other_dates_read_two_ways_or_are_times():
     # weekday and a time; none of them is the article's date.
     teasers = ["Are We Pretending Nothing Happened?", "Michael Harriot", "Monday 3:00PM", "Recent from Adam Clark",
                "Judge Blocks the Plan, Again", "Adam Clark", "11/13/19 11:00AM", "72",
-               "Allow Me to Criticize the Earbuds", "Adam Clark", "11/13/19 9:00AM", "23",
                "A Brief Explanation of the Bug", "Adam Clark", "11/12/19 4:40PM", "Apple",
+               "Allow Me to Criticize the Earbuds", "Adam Clark", "11/13/19 9:00AM", "23",
                "The Future of Innovation", "Adam Clark", "Monday 5:30PM", "Filed to: innovation"]
     lines = page(["Council approves bus network expansion"], before=NAV + teasers)
-    assert find_publication_date(lines, "en", D(2019, 11, 20)) is None
-    # A media player's "00:00" lines are no list around the article's own date line.
+    assert find_publication_date(lines, "en", D(2020, 1, 1)) is None  # 11/12/19 still reads two ways
+    # A media player's "00:00" lines are no list around the article's own date line, nor its
+    # own time line or "Listen 4:32"; the teaser's Published line above does not win either.
     lines = page(["Council approves bus network expansion", "2019.11.18 19:59", "00:00", "00:00", "00:00"])
+    assert answer(lines, "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
+    teaser = ["Mayor resigns", "Published: November 2, 2019", "Sport", "Local", "Weather"]
+    header = ["Council approves bus network expansion", "By Jane Roe", "November 18, 2019", "4:07 PM EST", "Listen 4:32", "Video 1:05"]
+    assert answer(page(header, before=NAV + teaser), "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
+    # Long lines with a date that reads two ways are sentences, not a list's items.
+    mentions = ["The council first discussed the plan at its meeting of 11/12/19, the minutes say.",
+                "A second reading followed on 12/11/19 after the consultation had closed.",
+                "The third reading, on 10/11/19, was cancelled because of the weather."]
+    lines = page(["Council approves bus network expansion", "November 18, 2019", *mentions])
     assert answer(lines, "en", D(2019, 11, 20))[0] == D(2019, 11, 18)
 
 
@@ -233,6 +249,11 @@ def test_a_published_line_right_under_the_text():
     assert find_publication_date(far, "de", D(2024, 9, 1)) is None
     teasers = ["Publisert: 05.08.24", "Ein anderer Artikel", "Publisert: 04.08.24"]
     assert find_publication_date(page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=teasers), "de", D(2024, 9, 1)) is None
+    # Not a comment's "Posted by", nor a teaser's Published line under its headline.
+    comment = page(["Der Stadtrat entscheidet"], BODY_DE * 5, after=["Posted by Hans: 05.08.24 14:47"])
+    assert find_publication_date(comment, "de", D(2024, 9, 1)) is None
+    teaser = page(["Council approves bus network expansion"], BODY_EN * 4, after=["Read next: Mayor resigns", "Published November 2, 2019"])
+    assert find_publication_date(teaser, "en", D(2019, 11, 20)) is None
 
 
 def test_nothing_to_go_on():
@@ -264,7 +285,18 @@ def test_nothing_to_go_on():
         ("15.10.24 23:35", ("nb", "en"), [D(2024, 10, 15)]),
         ("Do 25.04.24 | 14:07 Uhr | Von Eva Beispiel", ("de", "en"), [D(2024, 4, 25)]),
         ("Publisert: 05.08.24", ("nb", "en"), [D(2024, 8, 5)]),
-        ("Version 1.2.24", ("en",), []),
+        ("Version 1.2.24", ("de", "en"), []),
+        ("v1.2.24 12:00", ("de", "en"), []),
+        ("dpaMM-Redaktion Palma, Mallorca15.04.25 09:56", ("de", "en"), [D(2025, 4, 15)]),
+        ("Audio | 25.04.24 | 02:43 Min.", ("de", "en"), []),  # a duration, not a time
+        ("Preis 1.12.24 12.50 Euro", ("de", "en"), []),
+        ("Kipchoge 2.01.09, 2.02.30", ("de", "en"), []),
+        # year first in Korean, Japanese, Swedish ...; with no language, a year-first reading
+        # that is a day as well leaves it unread
+        ("입력 24.05.03 10:30", ("ko", "en"), []),
+        ("19.11.18 14:30", ("ko", "en"), []),
+        ("24/05/03 10:30", DEFAULT_LANGUAGES, []),
+        ("10.06.99 12:00", DEFAULT_LANGUAGES, [D(1999, 6, 10)]),
         ("25.4.24", ("de", "en"), []),
         ("10.06.99 12:00", ("de", "en"), [D(1999, 6, 10)]),
         ("31.04.24 10:00", ("de", "en"), []),
@@ -273,6 +305,7 @@ def test_nothing_to_go_on():
         ("11.14.2019 09:00 AM", ("en",), [D(2019, 11, 14)]),
         ("05.08.2019", ("en",), []),
         ("05.08.2019", ("de", "en"), [D(2019, 8, 5)]),
+        ("06.11.2025", DEFAULT_LANGUAGES, [D(2025, 11, 6)]),  # month first only on an English page
         ("11/12/19 4:40PM", ("en",), []),  # November 12 or December 11
         ("11/12/19 4:40PM", ("fr", "en"), [D(2019, 12, 11)]),
     ],

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from transforms.line_features import word_equivalents
 from transforms.stoplists import resolve_stoplist
-from transforms.text import SENTENCE_END
+from transforms.text import SENTENCE_END, looks_like_title
 
 #: Publication years below this are parse accidents on a web page, not publication dates.
 MIN_YEAR = 1990
@@ -94,9 +94,11 @@ def _tables(languages: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]
 # Dates in a line
 
 _YEAR = r"((?:19|20)\d\d)"
+# A letter may be glued before the day only as the end of a longer word ("Mallorca15.04.25",
+# not "v1.2.24").
 # (The first digit comes before the look-behind: a pattern that starts with a digit lets the
 # regex engine skip straight to digits, one that starts with a look-behind tries every position.)
-_SHORT_DATE = r"(?P<a4>\d(?<![\d.:/]\d)\d?)(?P<s4>[./])(?P<b4>\d{1,2})(?P=s4)(?P<y4>\d\d)(?![\d./])"
+_SHORT_DATE = r"(?P<a4>\d(?<![\d.:/]\d)(?:(?<![^\W\d_]\d)|(?<=[^\W\d_]{3}\d))\d?)(?P<s4>[./])(?P<b4>\d{1,2})(?P=s4)(?P<y4>\d\d)(?![\d./])"
 _NUM_DATE = re.compile(
     # 2024-02-14, 2024/12/03, 2025.05.15, 2024. 5. 15.   (year first: always Y-M-D)
     r"(?<![\d.])(?P<y1>(?:19|20)\d\d)(?:(?P<s1>[-/])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
@@ -140,7 +142,11 @@ def _text_date_regex(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[
 #: digit, "19"/"20" written as a digit then a look-behind, for the reason above.)
 _YEAR_HINT = re.compile(r"\d(?:(?<=1)9|(?<=2)0)\d\d|\d(?<![\d.:/]\d)\d?([./])\d{1,2}\1\d\d(?![\d./])")
 #: A time right after a two-digit-year date: "27.04.24 um 07:39", "05.08.24 kl. 14:47".
-_TIME_AFTER = re.compile(r"\s*[,|·•–-]?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?!\d)", re.IGNORECASE)
+_TIME_AFTER = re.compile(
+    r"\s*[,|·•–-]?\s*(?:(?:um|kl|klo|à|at|alle|a las|o)\.?\s+)?\d{1,2}[:.h]\d\d(?::\d\d)?(?![.\d])"
+    r"(?!\s*(?:min|sek|sec|%|€|\$|£|eur|euro|usd|chf|kr)(?![^\W\d_]))",  # not a duration, a price, a split time
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -169,12 +175,12 @@ def _valid(year: int, month: int, day: int, latest: dt.date) -> dt.date | None:
     return found if MIN_YEAR <= year and found <= latest else None
 
 
-def _numeric(day_first: int, month_first: int, year: int, sep: str, order: str, latest: dt.date) -> dt.date | None:
-    """Read A.B.YYYY / A/B/YYYY. Dots are day-first, except in English (US sites write
-    11.19.2019 too); slashes, dashes and English dots follow the language's order unless the
-    numbers (or a date after the crawl) settle it; unsure -> None."""
+def _numeric(day_first: int, month_first: int, year: int, sep: str, order: str, latest: dt.date, english: bool = False) -> dt.date | None:
+    """Read A.B.YYYY / A/B/YYYY. Dots are day-first, except on an English page (``english``:
+    US sites write 11.19.2019 too); slashes, dashes and English dots follow the language's
+    order unless the numbers (or a date after the crawl) settle it; unsure -> None."""
     dmy = _valid(year, month_first, day_first, latest)
-    if sep == "." and not order.startswith("M"):
+    if sep == "." and not english:
         return dmy
     mdy = _valid(year, day_first, month_first, latest)
     if dmy and mdy and dmy != mdy:
@@ -192,19 +198,22 @@ def dates_in_line(line: str, languages: tuple[str, ...], latest: dt.date) -> lis
     found: list[_Found] = []
     text_matches: list[re.Match[str]] = []
     _, _, order = _tables(languages)
+    english = languages == ("en",)
     for m in _NUM_DATE.finditer(line):
         g = m.groupdict()
         if g["y1"]:
             day_ = _valid(int(g["y1"]), int(g["m1"] or g["m2"]), int(g["d1"] or g["d2"]), latest)
         elif g["y2"]:
             sep = g["dot"] or g["s2"]
-            day_ = _numeric(int(g["a"]), int(g["b1"] or g["b2"]), int(g["y2"]), sep, order, latest)
+            day_ = _numeric(int(g["a"]), int(g["b1"] or g["b2"]), int(g["y2"]), sep, order, latest, english)
         elif g["y3"]:
             day_ = _valid(int(g["y3"]), int(g["m3"]), int(g["d3"]), latest)
         elif _TIME_AFTER.match(line, m.end()) or _PUBLISHED.search(line, 0, m.start()):
+            if order.startswith("Y") or (languages == DEFAULT_LANGUAGES and _valid(2000 + int(g["a4"]), int(g["b4"]), int(g["y4"]), latest)):
+                continue  # 24.05.03: in Korean, Japanese, Swedish ... the year comes first
             year = 2000 + int(g["y4"])
             year = year if year <= latest.year else year - 100
-            day_ = _numeric(int(g["a4"]), int(g["b4"]), year, g["s4"], order, latest)
+            day_ = _numeric(int(g["a4"]), int(g["b4"]), year, g["s4"], order, latest, english)
         else:
             continue  # "1.2.24" alone: a version or a section as much as a day
         if day_:
@@ -316,8 +325,8 @@ def _read_date_line(index: int, line: str, previous: str, languages: tuple[str, 
     "Published", "Updated" or none; the line gives its published date, else its plain one,
     else its updated one.
     """
-    if len(line) > MAX_LINE_CHARS or _COPYRIGHT.search(line) or _EMBED.search(line):
-        return None
+    if len(line) > MAX_LINE_CHARS or _COPYRIGHT.search(line) or _EMBED.search(line) or _LABEL.match(line):
+        return None  # ... or a source's or a photo's label ("Source: Defense Ministry, October 25, 2019")
     found = dates_in_line(line, languages, latest)
     if not found:
         return None
@@ -454,17 +463,18 @@ def date_lines(lines: list[str], language: str | None = None, crawl_date: dt.dat
 class _Dated:
     """Which lines of a page are dated, for telling a list's items: its date lines, and short
     lines whose date is no date line because it reads two ways (11/12/19: November 12 or
-    December 11) or is only a time with words ("Monday 5:30PM"; not a player's "00:00").
-    Looked at only around the candidates, once a line."""
+    December 11) or is a weekday and a time ("Monday 5:30PM"; not a player's "Listen 4:32" or
+    the article's own "4:07 PM EST"). Looked at only around the candidates, once a line."""
 
-    def __init__(self, lines: list[str], found: list[DateLine]):
+    def __init__(self, lines: list[str], found: list[DateLine], languages: tuple[str, ...]):
         self.lines, self.seen = lines, {d.index: True for d in found}
+        self.weekday = _weekday_regex(_tables(languages)[1])
 
     def __call__(self, i: int) -> bool:
         if i not in self.seen:
             line = self.lines[i] if 0 <= i < len(self.lines) else ""
             self.seen[i] = len(line) <= SHORT_DATED and bool(
-                (_YEAR_HINT.search(line) and _NUM_DATE.search(line)) or (_TIME.search(line) and any(map(str.isalpha, line)))
+                (_YEAR_HINT.search(line) and _NUM_DATE.search(line)) or (_TIME.search(line) and self.weekday.search(line))
             )
         return self.seen[i]
 
@@ -472,10 +482,9 @@ class _Dated:
 def _nearest(
     candidates: list[DateLine], start: int, window: Callable[[DateLine], tuple[int, int]], dated: Callable[[int], bool] | None = None
 ) -> DateLine | None:
-    """The date line nearest the article's start within its window, one above the start before
-    any below it (the date usually precedes the text; below it stand captions and quotes'
-    sources with dates of their own); list items never (``dated``: which lines count as dated
-    for that; the candidates' own lines when not given)."""
+    """The date line nearest the article's start within its window (lines after the start
+    count 1.5 times: the date usually precedes the text); list items never (``dated``: which
+    lines count as dated for that; the candidates' own lines when not given)."""
     if dated is None:
         dated = {d.index for d in candidates}.__contains__
     best, best_key = None, None
@@ -487,7 +496,7 @@ def _nearest(
         near = sum(1 for j in range(d.index - LIST_SPAN, d.index + LIST_SPAN + 1) if j != d.index and dated(j))
         if near >= LIST_MIN and d.cue != "published" and not _BY.match(d.line):
             continue  # a list item: teasers, a timeline, comments
-        key = (r > 0, abs(r))
+        key = -r if r <= 0 else 1.5 * r
         if best_key is None or key < best_key:
             best, best_key = d, key
     return best
@@ -518,7 +527,7 @@ def find_publication_date(
     if block is None:
         return None
     start, end = block
-    dated = _Dated(lines, found)
+    dated = _Dated(lines, found, _languages(language))
     best = _nearest(found, start, lambda d: (BEFORE_CUED, AFTER_CUED) if d.cue == "published" else (BEFORE, AFTER), dated)
     if best is None:
         # Further off, only a bare date line (nothing else on it) that is the only day there
@@ -530,9 +539,12 @@ def find_publication_date(
             return None
     if best is None:
         # Some sites print it under the text ("Publisert: 05.08.24 kl. 14:47"): a "Published"
-        # line right after the text's last line, and no other date line below it for a while.
+        # line with nothing else on it (not "Posted by Hans: ..."), right after the text's last
+        # line with no heading between (a teaser's), and no other date line below it for a while.
         below = [d for d in found if 0 < d.index - end <= LIST_SPAN]
-        if len(below) != 1 or below[0].cue != "published" or below[0].index - end > END_AFTER:
+        if len(below) != 1 or below[0].cue != "published" or below[0].other or below[0].index - end > END_AFTER:
+            return None
+        if any(looks_like_title(lines[j]) for j in range(end + 1, below[0].index)):
             return None
         best = below[0]
     group = [best]
