@@ -1,6 +1,5 @@
 """The headline of a whole page from its plain text (transforms/text_titles.py) and what the
 cleaner does with it. The pages are made up, in the shape scraped news pages have."""
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,24 +59,6 @@ def test_the_date_line_and_byline_are_never_candidates():
     found = {i for i, _, _ in text_titles.candidates(lines, date_index, frozenset({byline_index}))}
     assert lines.index(HEADLINE) in found and lines.index(DECK) in found
     assert date_index not in found and byline_index not in found
-
-
-def test_the_tree_walk_reads_every_tree_to_its_leaf():
-    # Two trees over two features; leaves point at themselves, as the exported model does.
-    model = {
-        "baseline": -1.0,
-        "trees": {
-            "depth": 2,
-            "feature": np.array([[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]]),
-            "threshold": np.array([[0.5, 2.0, 0, 0, 0], [1.0, 0, 0, 0, 0]]),
-            "left": np.array([[1, 3, 2, 3, 4], [1, 1, 2, 3, 4]]),
-            "right": np.array([[2, 4, 2, 3, 4], [2, 1, 2, 3, 4]]),
-            "value": np.array([[0, 0, 0.5, 1.0, -1.0], [0, -0.25, 0.75, 0, 0]]),
-        },
-    }
-    X = np.array([[0.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
-    raw = np.array([-1.0 + 1.0 - 0.25, -1.0 - 1.0 + 0.75, -1.0 + 0.5 - 0.25])
-    assert np.allclose(text_titles._score(model, X), 1 / (1 + np.exp(-raw)))
 
 
 def test_a_title_from_the_input_wins_and_no_line_leaves_the_body_for_one():

@@ -11,7 +11,7 @@ is that `<title>` or one side of a separator in it, a site's name of at most 6 w
 a section of at most 3 before it cut; `title_labels.py`). Whole pages only, cleaned as the
 pipeline cleans them, so each candidate (`transforms.text_titles.candidates`) sees the date line
 and byline the cleaner found. Model: scikit-learn's HistGradientBoostingClassifier, exported as
-flat tree arrays that `text_titles._score` reads with numpy (checked here against scikit-learn's
+flat tree arrays that `transforms/trees.py` reads with numpy (checked here against scikit-learn's
 own probabilities). Folds: grouped by site (fundus's publisher, or the URL's host mapped to the
 publisher that uses it), so a site's pages never straddle train and test, even across the two
 sets, repeated over 5 shuffles (the figures are means), printed per set. The decision threshold is the one with the most right minus wrong answers on `fundus/`'s
@@ -33,6 +33,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from title_labels import is_right, page_title, publishers_by_host  # noqa: E402
+from tree_export import export  # noqa: E402
 
 from transforms import text_titles  # noqa: E402
 from transforms.clean import clean_text, load_rules  # noqa: E402
@@ -69,27 +70,6 @@ def pages(folder):
         if seen:  # a whole page (the ranker runs on nothing else) that gave no title otherwise
             lines, date_index, bylines = seen[0]
             yield name, meta, lines, date_index, bylines
-
-
-def export(model, features):
-    """Flat arrays (trees x nodes, padded) of a fitted HistGradientBoostingClassifier."""
-    trees = [p[0].nodes for p in model._predictors]
-    width = max(len(t) for t in trees)
-    out = {k: np.zeros((len(trees), width)) for k in ("feature", "threshold", "left", "right", "value")}
-    for t, nodes in enumerate(trees):
-        for n, node in enumerate(nodes):
-            leaf = bool(node["is_leaf"])
-            out["feature"][t, n] = 0 if leaf else node["feature_idx"]
-            out["threshold"][t, n] = 0.0 if leaf else node["num_threshold"]
-            out["left"][t, n] = n if leaf else node["left"]
-            out["right"][t, n] = n if leaf else node["right"]
-            out["value"][t, n] = node["value"] if leaf else 0.0
-    depth = int(max(node["depth"] for nodes in trees for node in nodes))
-    return {
-        "features": features,
-        "baseline": float(np.ravel(model._baseline_prediction)[0]),
-        "trees": {"depth": depth, **{k: (v.astype(int) if k in ("feature", "left", "right") else v).tolist() for k, v in out.items()}},
-    }
 
 
 def main():
@@ -166,15 +146,9 @@ def main():
         return
 
     model = HistGradientBoostingClassifier(**PARAMS).fit(X, y)
-    exported = export(model, features)
+    exported = {"features": features, **export(model, X)}  # checked against scikit-learn on X
     exported["decision_threshold"] = round(float(threshold), 2)
     exported["cv"] = figures
-    for key in ("feature", "threshold", "left", "right", "value"):
-        exported["trees"][key] = np.asarray(exported["trees"][key])
-    mine = text_titles._score(exported, X)
-    assert np.allclose(mine, model.predict_proba(X)[:, 1], atol=1e-9), "exported trees disagree with scikit-learn"
-    for key in ("feature", "threshold", "left", "right", "value"):
-        exported["trees"][key] = exported["trees"][key].tolist()
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump(exported, f, separators=(",", ":"))
     print(f"wrote {OUT}")

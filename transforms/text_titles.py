@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from transforms import trees
 from transforms.package_data import model_file
 from transforms.text import SENTENCE_END, SENTENCE_STOPS
 from transforms.text_dates import article_block
@@ -66,26 +67,11 @@ def _stems(text: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def load_model(path: str = MODEL_PATH) -> dict:
-    """The ranker: feature names, trees as flat arrays (`_score`), baseline and threshold."""
+    """The ranker: feature names, its trees (``walk``: `transforms.trees`) and threshold."""
     with open(path, encoding="utf-8") as f:
         model = json.load(f)
-    for key in ("feature", "threshold", "left", "right", "value"):
-        model["trees"][key] = np.asarray(model["trees"][key], dtype=np.int64 if key in ("feature", "left", "right") else np.float64)
+    model["walk"] = trees.load(model["trees"], model["baseline"])
     return model
-
-
-def _score(model: dict, X: np.ndarray) -> np.ndarray:
-    """P(headline) of each row: all trees at once, one level per step (leaves point at themselves)."""
-    trees = model["trees"]
-    n, t = X.shape[0], trees["feature"].shape[0]
-    node = np.zeros((n, t), dtype=np.int64)
-    cols = np.arange(t)
-    for _ in range(trees["depth"]):
-        feature = trees["feature"][cols, node]
-        left = X[np.arange(n)[:, None], feature] <= trees["threshold"][cols, node]
-        node = np.where(left, trees["left"][cols, node], trees["right"][cols, node])
-    raw = model["baseline"] + trees["value"][cols, node].sum(axis=1)
-    return 1.0 / (1.0 + np.exp(-raw))
 
 
 def candidates(lines: list[str], date_index: int | None = None, byline_indices: frozenset[int] = frozenset()) -> list[tuple[int, str, dict[str, float]]]:
@@ -189,7 +175,7 @@ def rank_titles(lines: list[str], date_index: int | None = None, byline_indices:
         return []
     model = model or load_model()
     X = np.array([[f[k] for k in model["features"]] for _, _, f in found], dtype=np.float64)
-    scores = _score(model, X)
+    scores = trees.predict_proba(model["walk"], X)
     return sorted(((float(s), i, text) for s, (i, text, _) in zip(scores, found)), key=lambda r: -r[0])
 
 

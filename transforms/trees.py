@@ -1,0 +1,50 @@
+"""Gradient-boosted trees exported as flat arrays, scored with numpy (no scikit-learn at run time).
+
+The training scripts (`training/tree_export.py`) write each tree's nodes as rows of a
+(trees x nodes) table: the feature a node tests, its threshold, its two children (a leaf points
+at itself), the leaf's value and, where training saw missing values, which way NaN goes. All
+trees are walked at once, one level a step, over flat indices (numpy's ``take`` on 1-D arrays
+is several times faster than fancy indexing on 2-D ones).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_KEYS = ("feature", "threshold", "left", "right", "value", "missing_left")
+
+
+def load(trees: dict, baseline: float) -> dict:
+    """The JSON form (lists of lists, as written at training) as flat numpy arrays."""
+    feature = np.asarray(trees["feature"], dtype=np.intp)
+    count, width = feature.shape
+    offset = (np.arange(count, dtype=np.intp) * width)[:, None]  # a tree's first node, flat
+    missing = trees.get("missing_left")
+    return {
+        "depth": int(trees["depth"]),
+        "feature": feature.ravel(),
+        "threshold": np.asarray(trees["threshold"], dtype=np.float64).ravel(),
+        "left": (np.asarray(trees["left"], dtype=np.intp) + offset).ravel(),
+        "right": (np.asarray(trees["right"], dtype=np.intp) + offset).ravel(),
+        "value": np.asarray(trees["value"], dtype=np.float64).ravel(),
+        "missing_left": None if missing is None else np.asarray(missing, dtype=bool).ravel(),
+        "roots": offset.ravel(),
+        "baseline": float(baseline),
+    }
+
+
+def predict_proba(model: dict, X: np.ndarray) -> np.ndarray:
+    """P(class 1) of each row of X (a binary classifier's log-odds summed over the trees)."""
+    n, columns = X.shape
+    if n == 0:
+        return np.zeros(0)
+    node = np.repeat(model["roots"][None, :], n, axis=0)
+    row = (np.arange(n, dtype=np.intp) * columns)[:, None]
+    flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+    for _ in range(model["depth"]):
+        x = flat.take(row + model["feature"].take(node))
+        left = x <= model["threshold"].take(node)
+        if model["missing_left"] is not None:
+            left |= np.isnan(x) & model["missing_left"].take(node)
+        node = np.where(left, model["left"].take(node), model["right"].take(node))
+    raw = model["baseline"] + model["value"].take(node).sum(axis=1)
+    return 1.0 / (1.0 + np.exp(-raw))
