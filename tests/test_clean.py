@@ -450,6 +450,23 @@ def test_chinese_whole_page_keeps_the_article_and_drops_navigation():
     assert kept == _ZH_BODY
 
 
+def test_refining_trees_score_again_only_the_lines_the_logistic_stage_is_unsure_of():
+    import numpy as np
+
+    from transforms import trees
+    from transforms.line_classifier import classify_lines, load_model
+
+    lines = _ZH_NAV + ["城市交通建设取得新进展"] + _ZH_BODY + _ZH_TAIL
+    model = {k: v for k, v in load_model().items() if k != "refine"}
+    plain = np.array(classify_lines(lines, model=model))
+    one_leaf = {"depth": 1, "feature": [[0, 0]], "threshold": [[0.0, 0.0]], "left": [[1, 1]], "right": [[1, 1]], "value": [[0.0, 30.0]]}
+    band = (float(np.sort(plain)[len(plain) // 3]), float(np.sort(plain)[2 * len(plain) // 3]))
+    refined = np.array(classify_lines(lines, model={**model, "refine": {"band": band, "walk": trees.load(one_leaf, 0.0)}}))
+    unsure = (plain > band[0]) & (plain < band[1])
+    assert unsure.any() and (~unsure).any()
+    assert np.allclose(refined[unsure], 1.0) and np.array_equal(refined[~unsure], plain[~unsure])
+
+
 @pytest.mark.parametrize("line", ["这是一句话。", "他说：“走吧。”", "यह एक वाक्य है।", "هل هذا سؤال؟"])
 def test_sentence_ends_of_other_scripts_count_as_finished_sentences(line):
     from transforms.text import is_sentence

@@ -17,12 +17,12 @@ def test_token_metric_matches_the_dev_scorer():
 
 
 def test_cleaning_whole_page_text_floor():
-    # Since 0.2.0 the classifier is trained on cleaning/ and fundus/ together: on cleaning/ alone
-    # it fits less tightly (0.917 -> 0.906 F1) while cross-validation on both sets rose (below).
+    # The classifier is trained on these pages (and fundus/): in-sample figures, above the
+    # cross-validated ones (below), which are what a new site gets.
     scores = evaluate_cleaning(str(EVAL / "cleaning"))
     assert scores["baseline"]["f1"] == pytest.approx(0.645, abs=0.001)
-    assert scores["system"]["recall"] >= 0.95
-    assert scores["system"]["f1"] >= 0.90
+    assert scores["system"]["recall"] >= 0.965
+    assert scores["system"]["f1"] >= 0.94
 
 
 def test_line_classifier_cross_validated_by_site_on_both_sets():
@@ -31,8 +31,8 @@ def test_line_classifier_cross_validated_by_site_on_both_sets():
     from transforms.line_classifier import load_model
 
     cv = load_model()["cv"]["at_shipped_setting"]
-    assert cv["F1"] >= 0.90 and cv["R"] >= 0.955
-    assert cv["by_language"]["non-English"]["F1"] >= 0.90
+    assert cv["F1"] >= 0.915 and cv["R"] >= 0.955
+    assert cv["by_language"]["non-English"]["F1"] >= 0.91
 
 
 def test_cleaning_html_floor():
@@ -45,9 +45,9 @@ def test_cleaning_floor_on_many_sites_and_languages():
     # fundus/: 258 pages of 181 publishers in 27 languages.
     scores = evaluate_cleaning(str(EVAL / "fundus"))
     assert scores["baseline"]["f1"] == pytest.approx(0.651, abs=0.001)
-    assert scores["system"]["f1"] >= 0.915 and scores["system"]["recall"] >= 0.965
+    assert scores["system"]["f1"] >= 0.945 and scores["system"]["recall"] >= 0.98
     by_language = scores["by_language"]
-    assert by_language["en"]["f1"] >= 0.92 and by_language["de"]["f1"] >= 0.92 and by_language["other"]["f1"] >= 0.90
+    assert by_language["en"]["f1"] >= 0.95 and by_language["de"]["f1"] >= 0.945 and by_language["other"]["f1"] >= 0.93
 
 
 @pytest.fixture(scope="module")

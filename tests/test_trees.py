@@ -39,3 +39,10 @@ def test_a_missing_value_goes_where_training_sent_it():
 
 def test_no_rows_no_scores():
     assert trees.predict_proba(trees.load(TREES, 0.0), np.zeros((0, 2))).shape == (0,)
+
+
+def test_many_rows_are_walked_in_chunks_with_the_same_result():
+    model = trees.load(TREES, baseline=-1.0)
+    X = np.random.default_rng(0).normal(size=(3 * trees.CHUNK_ROWS + 7, 2))
+    whole = np.concatenate([trees.predict_proba(model, X[i : i + 100]) for i in range(0, len(X), 100)])
+    assert np.array_equal(trees.predict_proba(model, X), whole)

@@ -2,8 +2,8 @@
 
 Trained by ``training/train_line_classifier.py`` on the development pages (boilerpipe's idea:
 shallow features of each line and its neighbours (`transforms/line_features.py`), a logistic
-regression, then a two-state Viterbi smoothing); cross-validated figures are in the model
-file's ``cv`` entry and in docs/cleaning.md.
+regression, gradient-boosted trees for the lines it is unsure of, an optional two-state Viterbi
+smoothing); cross-validated figures are in the model file's ``cv`` entry and in docs/cleaning.md.
 
     from transforms.line_classifier import clean_page, classify_lines
     body = clean_page(page_text)                   # stop-list language guessed from the page
@@ -15,7 +15,9 @@ stop words without a stop list) is left undefined (NaN) and read as the training
 
 Model file: ``models/line_model.json``: feature standardisation + logistic regression weights
 (1 stage shipped; an optional 2nd stage sees the neighbours' stage-1 probabilities), the
-decision threshold, the Viterbi switch penalty and the page-shape gate.
+refining trees for the lines the logistic stage is unsure of (``refine``: its band and the
+trees, `transforms/trees.py`), the decision threshold, the Viterbi switch penalty and the
+page-shape gate.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from transforms import trees
 from transforms.line_features import DENSE_SCRIPT, page_features, stage2_features, word_equivalents
 from transforms.package_data import model_file
 
@@ -38,6 +41,8 @@ def load_model(path: str = MODEL_PATH) -> dict:
     for stage in model["stages"]:
         for key in ("mean", "scale", "coef"):
             stage[key] = np.asarray(stage[key], dtype=np.float64)
+    if "refine" in model:
+        model["refine"]["walk"] = trees.load(model["refine"]["trees"], model["refine"]["baseline"])
     return model
 
 
@@ -57,6 +62,15 @@ def classify_lines(lines: list[str], language: str | None = "auto", model: dict 
     probs = logistic(model["stages"][0], features)
     if len(model["stages"]) > 1:
         probs = logistic(model["stages"][1], np.concatenate([features, stage2_features(probs, features)], 1))
+    refine = model.get("refine")
+    if refine:
+        # The lines the logistic model is unsure of (about one in twelve), scored again by
+        # gradient-boosted trees, which weigh what goes together (a short line deep in the
+        # prose, a long one among menus); the trees cost too much to score every line.
+        lo, hi = refine["band"]
+        unsure = (probs > lo) & (probs < hi)
+        if unsure.any():
+            probs[unsure] = trees.predict_proba(refine["walk"], features[unsure])
     return probs.tolist()
 
 

@@ -32,14 +32,22 @@ def load(trees: dict, baseline: float) -> dict:
     }
 
 
+#: Rows walked at a time: the walk holds a few (rows x trees) index arrays, so a page of
+#: thousands of lines would otherwise take tens of megabytes.
+CHUNK_ROWS = 512
+
+
 def predict_proba(model: dict, X: np.ndarray) -> np.ndarray:
     """P(class 1) of each row of X (a binary classifier's log-odds summed over the trees)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if len(X) > CHUNK_ROWS:
+        return np.concatenate([predict_proba(model, X[i : i + CHUNK_ROWS]) for i in range(0, len(X), CHUNK_ROWS)])
     n, columns = X.shape
     if n == 0:
         return np.zeros(0)
     node = np.repeat(model["roots"][None, :], n, axis=0)
     row = (np.arange(n, dtype=np.intp) * columns)[:, None]
-    flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+    flat = X.ravel()
     for _ in range(model["depth"]):
         x = flat.take(row + model["feature"].take(node))
         left = x <= model["threshold"].take(node)
