@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from transforms import trees
 
@@ -46,3 +47,40 @@ def test_many_rows_are_walked_in_chunks_with_the_same_result():
     X = np.random.default_rng(0).normal(size=(3 * trees.CHUNK_ROWS + 7, 2))
     whole = np.concatenate([trees.predict_proba(model, X[i : i + 100]) for i in range(0, len(X), 100)])
     assert np.array_equal(trees.predict_proba(model, X), whole)
+
+
+def test_the_shipped_line_model_s_trees_route_missing_features_as_exported():
+    # The refining trees see undefined features (NaN: stop words without a stop list, case in a
+    # caseless script); walk the model file's own arrays node by node and compare.
+    import json
+
+    from transforms.line_classifier import MODEL_PATH, classify_lines, load_model
+    from transforms.line_features import page_features
+
+    with open(MODEL_PATH, encoding="utf-8") as f:
+        refine = json.load(f)["refine"]
+    t = refine["trees"]
+
+    def walk(x):
+        raw = refine["baseline"]
+        for k in range(len(t["feature"])):
+            n = 0
+            while t["left"][k][n] != n:
+                v = x[t["feature"][k][n]]
+                go_left = bool(t["missing_left"][k][n]) if math.isnan(v) else v <= t["threshold"][k][n]
+                n = t["left"][k][n] if go_left else t["right"][k][n]
+            raw += t["value"][k][n]
+        return 1 / (1 + math.exp(-raw))
+
+    lines = ["首页", "新闻", "体育", "城市交通建设取得新进展"] + [
+        "市政府表示，新的公交线路将在明年春天开通，覆盖北部的多个居民区，方便市民出行。" * k for k in (1, 2, 3)
+    ] + ["关于我们", "联系我们", "版权所有"] * 3
+    X = page_features(lines)
+    assert np.isnan(X).any()
+    model = {k: v for k, v in load_model().items() if k != "refine"}
+    plain = np.array(classify_lines(lines, model=model))
+    lo, hi = refine["band"]
+    probs = classify_lines(lines)
+    for i, p in enumerate(plain):
+        expected = walk(X[i]) if lo < p < hi else p
+        assert probs[i] == pytest.approx(expected, abs=1e-9)

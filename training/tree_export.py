@@ -8,7 +8,11 @@ from transforms import trees
 def export(model, X_check=None):
     """{"trees": (trees x nodes) lists, "baseline": float}. ``X_check``: rows the exported
     trees must score as scikit-learn does (NaN included)."""
+    if getattr(model, "_preprocessor", None) is not None:
+        raise ValueError("categorical features are not exported: their splits are not thresholds")
     nodes_of = [p[0].nodes for p in model._predictors]
+    if any(bool(node["is_categorical"]) for nodes in nodes_of for node in nodes if "is_categorical" in nodes.dtype.names):
+        raise ValueError("categorical splits are not exported")
     width = max(len(t) for t in nodes_of)
     out = {k: np.zeros((len(nodes_of), width)) for k in ("feature", "threshold", "left", "right", "value", "missing_left")}
     for t, nodes in enumerate(nodes_of):
@@ -30,5 +34,6 @@ def export(model, X_check=None):
     }
     if X_check is not None:
         mine = trees.predict_proba(trees.load(exported["trees"], exported["baseline"]), X_check)
-        assert np.allclose(mine, model.predict_proba(X_check)[:, 1], atol=1e-9), "exported trees disagree with scikit-learn"
+        if not np.allclose(mine, model.predict_proba(X_check)[:, 1], atol=1e-9):
+            raise ValueError("exported trees disagree with scikit-learn")
     return exported

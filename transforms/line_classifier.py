@@ -42,7 +42,7 @@ def load_model(path: str = MODEL_PATH) -> dict:
         for key in ("mean", "scale", "coef"):
             stage[key] = np.asarray(stage[key], dtype=np.float64)
     if "refine" in model:
-        model["refine"]["walk"] = trees.load(model["refine"]["trees"], model["refine"]["baseline"])
+        model["refine"]["walk"] = trees.load(model["refine"].pop("trees"), model["refine"]["baseline"])
     return model
 
 
