@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from transforms import text_dates, text_titles  # noqa: E402
-from transforms.clean import clean_article, load_rules  # noqa: E402
+from transforms.clean import clean_article, forget_rule_matches, load_rules  # noqa: E402
 from transforms.entities import default_model, load_ner  # noqa: E402
 from transforms.errors import ArticleRejected  # noqa: E402
 from transforms.read import read_records  # noqa: E402
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [to_paragraphs(a.text or "") for a in articles]
 
     def cleaned():
+        forget_rule_matches()  # each round matches every line again, as a first sight would
         out = []
         for article in articles:
             try:

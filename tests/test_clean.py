@@ -506,3 +506,30 @@ def test_head_rules_apply_only_to_the_first_lines_and_max_words_is_inclusive():
     removed = [(r["rule"], r["text"]) for r in result.removed]
     assert ("kicker", "Kicker on top") in removed and "Kicker further down" in result.body
     assert ("short_promo", "Promo one two") in removed and "Promo one two three" in result.body
+
+
+def test_each_rule_pack_matches_its_own_rules_however_often_a_line_was_seen_before():
+    # The first match of a line is remembered per pack: a line another pack matched (or did
+    # not) is matched against this pack's rules, and a head rule only in the head.
+    lines = ["Sponsored: a word from our partner"] + [f"Paragraph {i} of the story goes on with enough words to be prose." for i in range(6)]
+    text = "\n\n".join(lines + ["Sponsored: a word from our partner"])
+    plain = clean_text(text, RULES, classify=False)
+    mine = parse_rules({"rules": [{"name": "partner_promo", "pattern": "^Sponsored:", "where": "head"}]}, "<test>")
+    ours = clean_text(text, RULES + mine, classify=False)
+    assert "partner_promo" not in [r["rule"] for r in plain.removed]
+    assert [r["rule"] for r in ours.removed if r["text"].startswith("Sponsored")] == ["partner_promo"]
+    assert ours.body.count("Sponsored: a word from our partner") == 1  # the same line below the head stays
+    again = clean_text(text, RULES, classify=False)
+    assert again.removed == plain.removed and again.body == plain.body
+
+
+def test_remembered_rule_matches_stay_bounded(monkeypatch):
+    from transforms import clean
+
+    monkeypatch.setattr(clean._Matcher, "MEMO_LINES", 50)
+    clean.forget_rule_matches()
+    lines = [f"Line {i} of a long page about nothing much" for i in range(400)]
+    result = clean_text("\n\n".join(lines + ["All rights reserved."]), RULES, classify=False)
+    assert ("copyright", "All rights reserved.") in [(r["rule"], r["text"]) for r in result.removed]  # after emptyings
+    assert len(clean._matcher(tuple(RULES))._memo) <= 50
+    clean.forget_rule_matches()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from typing import Any, Iterable, Iterator
 
@@ -130,7 +131,48 @@ def _first_match(rules: list[Rule], line: str) -> tuple[Rule | None, re.Match[st
     return None, None
 
 
-def _is_teaser(line: str, tails: list[Rule]) -> bool:
+class _Matcher:
+    """One rule pack's rules by kind and place, with the first match of each line remembered:
+    a page repeats its template lines (a fifth of a scraped page's lines are repeats) and a
+    site's pages repeat them again, so most lines are looked up, not matched again. The memo is
+    bounded (emptied when full), so memory stays flat however many pages a process cleans."""
+
+    MEMO_LINES = 20_000
+
+    def __init__(self, rules: tuple[Rule, ...]):
+        self.by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
+        lines = self.by_kind["line"]
+        self.in_head = [r for r in lines if r.where != "footer"]
+        self.elsewhere = [r for r in self.in_head if r.where != "head"]
+        self.footer = [r for r in lines if r.where in ("footer", "anywhere")]
+        self._memo: dict[tuple[int, str], tuple[Rule | None, re.Match[str] | None]] = {}
+
+    def first(self, which: int, line: str) -> tuple[Rule | None, re.Match[str] | None]:
+        """The first rule of list ``which`` (`HEAD`, `ELSEWHERE`, `FOOTER`, `TAIL`) matching ``line``."""
+        key = (which, line)
+        found = self._memo.get(key)
+        if found is None:
+            found = _first_match((self.in_head, self.elsewhere, self.footer, self.by_kind["tail"])[which], line)
+            if len(self._memo) >= self.MEMO_LINES:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+
+HEAD, ELSEWHERE, FOOTER, TAIL = range(4)
+
+
+@functools.lru_cache(maxsize=8)
+def _matcher(rules: tuple[Rule, ...]) -> _Matcher:
+    return _Matcher(rules)
+
+
+def forget_rule_matches() -> None:
+    """Drop the remembered matches (a benchmark cleaning the same pages again must match them again)."""
+    _matcher.cache_clear()
+
+
+def _is_teaser(line: str, matcher: _Matcher) -> bool:
     """A teaser headline (short, no closing full stop), a teaser summary ("..."), or a marker.
 
     A finished sentence is prose: one after a marker means the marker was not a widget.
@@ -138,7 +180,7 @@ def _is_teaser(line: str, tails: list[Rule]) -> bool:
     return (
         line.endswith(ELLIPSIS)
         or (word_equivalents(line) <= TEASER_MAX_WORDS and not SENTENCE_END.search(line))
-        or any(rule.match(line) for rule in tails)
+        or matcher.first(TAIL, line)[0] is not None
     )
 
 
@@ -161,9 +203,8 @@ def clean_text(
     (`repeated_lines.line_key`) of lines the article's source repeats across its articles.
     ``has_title``: the input gave the title (a feed field), so no line is taken for one.
     """
-    rules = tuple(rules)
-    by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
-    lines = [r for r in by_kind["line"]]
+    matcher = _matcher(tuple(rules))
+    by_kind = matcher.by_kind
     paragraphs = to_paragraphs(text)
     whole_page = classify and line_classifier.looks_like_page(paragraphs)
     if classify and paragraphs:
@@ -200,27 +241,24 @@ def clean_text(
     # 2. A widget tail: the first marker after which everything is teaser-like.
     order = sorted(keep)
     for pos, i in enumerate(order):
-        marker = next((r for r in by_kind["tail"] if r.match(keep[i])), None)
-        if marker and all(_is_teaser(keep[j], by_kind["tail"]) for j in order[pos + 1 :]):
+        marker = matcher.first(TAIL, keep[i])[0]
+        if marker and all(_is_teaser(keep[j], matcher) for j in order[pos + 1 :]):
             for j in order[pos:]:
                 drop(j, marker.name)
             break
 
     # 3. The footer: the trailing run of lines that footer (or anywhere) rules remove.
     for i in sorted(keep, reverse=True):
-        rule = next((r for r in lines if r.where in ("footer", "anywhere") and r.match(keep[i])), None)
+        rule, match = matcher.first(FOOTER, keep[i])
         if rule is None:
             break
-        match = rule.match(keep[i])
         _lift(meta, match)
         drop(i, rule.name)
 
     # 4. Head and anywhere lines.
     head = set(sorted(keep)[:HEAD_LINES])
-    in_head = [r for r in lines if r.where != "footer"]
-    elsewhere = [r for r in in_head if r.where != "head"]
     for i in sorted(keep):
-        rule, match = _first_match(in_head if i in head else elsewhere, keep[i])
+        rule, match = matcher.first(HEAD if i in head else ELSEWHERE, keep[i])
         if match:
             _lift(meta, match)
             drop(i, rule.name)

@@ -321,20 +321,15 @@ def page_features(lines: list[str], language: str | None = "auto") -> np.ndarray
     d_after = np.log1p(np.maximum(idx - b, 0))
     dense_share = nwords[a:b + 1].sum() / tot_w
     short = nwords < 8
-    run = np.zeros(n)
-    run_prose_after = np.zeros(n)
     # the run of consecutive short lines a line belongs to: its length, and whether prose
     # follows it (a table or Q&A block inside the article does; menus and link lists mostly
     # run into more boilerplate or the page end)
-    i = 0
-    while i < n:
-        j = i
-        while j < n and short[j] == short[i]:
-            j += 1
-        if short[i]:
-            run[i:j] = j - i
-            run_prose_after[i:j] = prose_f[j] if j < n else 0.0
-        i = j
+    edges = np.flatnonzero(short[1:] != short[:-1]) + 1
+    run_start = np.concatenate([[0], edges])
+    run_end = np.concatenate([edges, [n]])
+    after = np.append(prose_f, 0.0)[run_end]  # prose_f of the line after each run (0 at the end)
+    run = np.repeat(np.where(short[run_start], run_end - run_start, 0).astype(np.float64), run_end - run_start)
+    run_prose_after = np.repeat(np.where(short[run_start], after, 0.0), run_end - run_start)
     feats.append(np.stack([
         rel_pos, before_w, in_dense, d_before, d_after,
         np.full(n, dense_share), np.full(n, math.log1p(n)), np.full(n, prose_f.mean()), np.log1p(run)], 1))

@@ -8,6 +8,8 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+import numpy as np
+
 from transforms.package_data import model_file
 
 STOPLIST_PATH = str(model_file("stoplists.json.gz"))
@@ -43,9 +45,9 @@ def stoplists() -> dict[str, frozenset]:
 
 
 @lru_cache(maxsize=1)
-def _lang_index() -> tuple[frozenset, dict[str, tuple[int, ...]]]:
-    """English stop words, and token -> indices (in AUTO_LANGS) of the other languages whose
-    stop list has the token while English's does not."""
+def _lang_index() -> tuple[frozenset, dict[str, int], np.ndarray]:
+    """English stop words; token -> row of a (tokens x AUTO_LANGS) 0/1 matrix saying which
+    other languages' stop lists have the token while English's does not."""
     sl = stoplists()
     en = sl.get("English", frozenset())
     idx: dict[str, list[int]] = {}
@@ -55,8 +57,11 @@ def _lang_index() -> tuple[frozenset, dict[str, tuple[int, ...]]]:
         for t in sl.get(name, ()):
             if t not in en and len(t) > 1 and not t.isdigit():
                 idx.setdefault(t, []).append(k)
-    return en, {t: tuple(v) for t, v in idx.items()}
-
+    rows = {t: r for r, t in enumerate(idx)}
+    member = np.zeros((len(idx), len(AUTO_LANGS)))
+    for t, ks in idx.items():
+        member[rows[t], ks] = 1.0
+    return en, rows, member
 
 
 def stoplist_language(tokens: list[str]) -> str:
@@ -64,22 +69,17 @@ def stoplist_language(tokens: list[str]) -> str:
     most of the tokens (at least 10%); otherwise English when its stop words cover at least
     MIN_ENGLISH_SHARE of them; otherwise "" (unknown: no stop list, the stop-word features
     are then left undefined rather than read against the wrong language)."""
-    en, idx = _lang_index()
+    en, rows, member = _lang_index()
     counts = Counter(tokens[:1500])
-    hits = [0] * len(AUTO_LANGS)
-    n_en = total = 0
-    for t, c in counts.items():
-        if len(t) < 2 or t.isdigit():
-            continue
-        total += c
-        if t in en:
-            n_en += c
-        else:
-            for k in idx.get(t, ()):
-                hits[k] += c
+    # Only words of two or more characters that are not numbers count (C-speed filters).
+    words = [t for t in counts if len(t) > 1 and not t.isdigit()]
+    total = sum(map(counts.__getitem__, words))
     if not total:
         return ""
-    k = max(range(len(hits)), key=hits.__getitem__)
+    n_en = sum(map(counts.__getitem__, filter(en.__contains__, words)))
+    others = list(filter(rows.__contains__, words))  # never an English stop word (`_lang_index`)
+    hits = np.fromiter(map(counts.__getitem__, others), dtype=np.float64, count=len(others)) @ member[list(map(rows.__getitem__, others))]
+    k = int(np.argmax(hits))  # the first of the best, as AUTO_LANGS orders them
     if hits[k] > n_en and hits[k] >= 0.1 * total:
         return AUTO_LANGS[k]
     return "English" if n_en >= MIN_ENGLISH_SHARE * total else ""

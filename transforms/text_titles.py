@@ -36,7 +36,6 @@ NEAR = 3
 BODY_LINES = 40
 MIN_CHARS, MAX_CHARS = 8, 250
 
-_WORD = re.compile(r"\w+")
 #: Generic caption and share-box vocabulary (not one site's strings): the families the
 #: boilerplate rules name too.
 _CAPTION = re.compile(
@@ -60,9 +59,12 @@ _QUOTES = "\"'„«»“‘"
 RELATIVE = ("nov", "ov", "ovb", "rep", "caps", "logn")
 
 
+_LONG_WORD = re.compile(r"\w{4,}")  # a whole word of four or more characters (\w runs are maximal)
+
+
 def _stems(text: str) -> set[str]:
     # Five-letter prefixes: inflected forms of one word meet ("Regierung", "Regierungen").
-    return {w[:5] for w in _WORD.findall(text.casefold()) if len(w) > 3}
+    return {w[:5] for w in _LONG_WORD.findall(text.casefold())}
 
 
 @lru_cache(maxsize=1)
