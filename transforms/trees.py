@@ -19,14 +19,16 @@ def load(trees: dict, baseline: float) -> dict:
     count, width = feature.shape
     offset = (np.arange(count, dtype=np.intp) * width)[:, None]  # a tree's first node, flat
     missing = trees.get("missing_left")
+    # A node's two children side by side: node n goes to child[2n] (left) or child[2n + 1].
+    child = np.stack([np.asarray(trees[side], dtype=np.intp) + offset for side in ("left", "right")], -1)
     return {
         "depth": int(trees["depth"]),
         "feature": feature.ravel(),
         "threshold": np.asarray(trees["threshold"], dtype=np.float64).ravel(),
-        "left": (np.asarray(trees["left"], dtype=np.intp) + offset).ravel(),
-        "right": (np.asarray(trees["right"], dtype=np.intp) + offset).ravel(),
+        "child": child.ravel(),
         "value": np.asarray(trees["value"], dtype=np.float64).ravel(),
-        "missing_left": None if missing is None else np.asarray(missing, dtype=bool).ravel(),
+        # Where NaN goes: right, unless training sent it left (NaN fails every comparison).
+        "missing_right": (np.ones(feature.size, dtype=bool) if missing is None else ~np.asarray(missing, dtype=bool).ravel()),
         "roots": offset.ravel(),
         "baseline": float(baseline),
     }
@@ -48,11 +50,13 @@ def predict_proba(model: dict, X: np.ndarray) -> np.ndarray:
     node = np.repeat(model["roots"][None, :], n, axis=0)
     row = (np.arange(n, dtype=np.intp) * columns)[:, None]
     flat = X.ravel()
+    missing = bool(np.isnan(flat).any())  # most rows have every feature: no NaN steps then
+    feature, threshold, child = model["feature"], model["threshold"], model["child"]
     for _ in range(model["depth"]):
-        x = flat.take(row + model["feature"].take(node))
-        left = x <= model["threshold"].take(node)
-        if model["missing_left"] is not None:
-            left |= np.isnan(x) & model["missing_left"].take(node)
-        node = np.where(left, model["left"].take(node), model["right"].take(node))
+        x = flat.take(row + feature.take(node))
+        right = x > threshold.take(node)
+        if missing:
+            right |= np.isnan(x) & model["missing_right"].take(node)
+        node = child.take(2 * node + right)
     raw = model["baseline"] + model["value"].take(node).sum(axis=1)
     return 1.0 / (1.0 + np.exp(-raw))
