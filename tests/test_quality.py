@@ -71,9 +71,10 @@ def test_titles_from_plain_text_floor(fundus_metadata):
     # On the ranker's own training pages; the cross-validated figures are the next test's. (The
     # floors came down from 0.765 / 0.785 when cleaning/ joined the training: a looser fit to
     # fundus/, a better cross-validated figure on both sets; and to 0.755 / 0.765 when the
-    # retrained ranker saw the name-line bylines.)
+    # retrained ranker saw the name-line bylines; raised to 0.77 / 0.79 with the regularised,
+    # deeper trees of 2026-12-01.)
     titles = fundus_metadata["titles"]
-    assert titles["match"] >= 0.755 and titles["precision"] >= 0.765
+    assert titles["match"] >= 0.77 and titles["precision"] >= 0.79
 
 
 def test_title_ranker_cross_validated_by_site():
@@ -82,8 +83,8 @@ def test_title_ranker_cross_validated_by_site():
     from transforms.text_titles import load_model
 
     cv = load_model()["cv"]
-    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.675 and cv["fundus"]["precision"] >= 0.71
-    assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.60 and cv["cleaning"]["precision"] >= 0.64
+    assert cv["fundus"]["pages"] == 258 and cv["fundus"]["match"] >= 0.695 and cv["fundus"]["precision"] >= 0.73
+    assert cv["cleaning"]["pages"] == 181 and cv["cleaning"]["match"] >= 0.61 and cv["cleaning"]["precision"] >= 0.685
 
 
 def test_titles_on_cleaning_pages_against_their_html_title():

@@ -43,7 +43,7 @@ EVAL = os.path.join(REPO, "tests", "data", "eval")
 OUT = os.path.join(REPO, "transforms", "models", "title_model.json")
 REPEATS = 5
 THRESHOLDS = [round(0.05 * i, 2) for i in range(15)]
-PARAMS = dict(max_iter=100, learning_rate=0.1, max_depth=3, min_samples_leaf=20, random_state=0)
+PARAMS = dict(max_iter=200, learning_rate=0.05, max_depth=4, min_samples_leaf=40, l2_regularization=1.0, random_state=0)
 
 
 def token_f1(a, b):

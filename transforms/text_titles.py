@@ -17,6 +17,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 
@@ -73,6 +74,7 @@ def load_model(path: str = MODEL_PATH) -> dict:
     with open(path, encoding="utf-8") as f:
         model = json.load(f)
     model["walk"] = trees.load(model["trees"], model["baseline"])
+    model["row"] = itemgetter(*model["features"])  # a candidate's cues in the model's order
     return model
 
 
@@ -176,7 +178,7 @@ def rank_titles(lines: list[str], date_index: int | None = None, byline_indices:
     if not found:
         return []
     model = model or load_model()
-    X = np.array([[f[k] for k in model["features"]] for _, _, f in found], dtype=np.float64)
+    X = np.array([model["row"](f) for _, _, f in found], dtype=np.float64)
     scores = trees.predict_proba(model["walk"], X)
     return sorted(((float(s), i, text) for s, (i, text, _) in zip(scores, found)), key=lambda r: -r[0])
 
