@@ -521,6 +521,13 @@ def test_each_rule_pack_matches_its_own_rules_however_often_a_line_was_seen_befo
     assert ours.body.count("Sponsored: a word from our partner") == 1  # the same line below the head stays
     again = clean_text(text, RULES, classify=False)
     assert again.removed == plain.removed and again.body == plain.body
+    # A user pack that replaces a packaged rule under its own name matches with the new pattern.
+    line = "All rights reserved."
+    assert ("copyright", line) in [(r["rule"], r["text"]) for r in clean_text(text + "\n\n" + line, RULES, classify=False).removed]
+    mine = load_rules() + parse_rules({"rules": [{"name": "copyright", "pattern": "^Sponsored:"}]}, "<test>")
+    replaced = clean_text(text + "\n\n" + line, tuple({r.name: r for r in mine}.values()), classify=False)
+    assert line in replaced.body.split("\n\n")
+    assert [r["rule"] for r in replaced.removed if r["text"].startswith("Sponsored")] == ["copyright", "copyright"]
 
 
 def test_remembered_rule_matches_stay_bounded(monkeypatch):
@@ -532,4 +539,8 @@ def test_remembered_rule_matches_stay_bounded(monkeypatch):
     result = clean_text("\n\n".join(lines + ["All rights reserved."]), RULES, classify=False)
     assert ("copyright", "All rights reserved.") in [(r["rule"], r["text"]) for r in result.removed]  # after emptyings
     assert len(clean._matcher(tuple(RULES))._memo) <= 50
+    # A long paragraph is matched, never kept: it seldom repeats and would hold memory.
+    long_line = "A paragraph of the story that goes on and on " * 40
+    clean_text("\n\n".join(lines[:20] + [long_line.strip()]), RULES, classify=False)
+    assert all(len(line) <= clean._Matcher.MEMO_CHARS for _, line in clean._matcher(tuple(RULES))._memo)
     clean.forget_rule_matches()

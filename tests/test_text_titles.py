@@ -145,3 +145,14 @@ def test_the_headline_is_found_among_thousands_of_teaser_headlines():
     lines = teasers + to_paragraphs(page()) + teasers
     assert text_titles.find_title(lines) == (HEADLINE, lines.index(HEADLINE))
     assert len(text_titles.candidates(lines)) <= text_titles.REACH_ABOVE + text_titles.REACH_BELOW
+
+
+def test_a_model_of_one_cue_ranks_the_candidates(tmp_path):
+    # One tree on the distance to the text: the nearer line above the text scores higher.
+    model = {"features": ["d"], "baseline": 0.0, "decision_threshold": 0.5,
+             "trees": {"depth": 1, "feature": [[0, 0, 0]], "threshold": [[1.0, 0, 0]],
+                       "left": [[1, 1, 2]], "right": [[2, 1, 2]], "value": [[0, 2.0, -2.0]]}}
+    path = tmp_path / "one.json"
+    path.write_text(__import__("json").dumps(model), "utf-8")
+    ranked = text_titles.rank_titles(to_paragraphs(page()), model=text_titles.load_model(str(path)))
+    assert ranked and ranked[0][0] > 0.5 > ranked[-1][0]

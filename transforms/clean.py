@@ -132,12 +132,14 @@ def _first_match(rules: list[Rule], line: str) -> tuple[Rule | None, re.Match[st
 
 
 class _Matcher:
-    """One rule pack's rules by kind and place, with the first match of each line remembered:
-    a page repeats its template lines (a fifth of a scraped page's lines are repeats) and a
-    site's pages repeat them again, so most lines are looked up, not matched again. The memo is
-    bounded (emptied when full), so memory stays flat however many pages a process cleans."""
+    """One rule pack's rules by kind and place, with the first match of each short line
+    remembered: a page repeats its template lines and a site's pages repeat them again, so
+    those are looked up, not matched again. Only lines up to `MEMO_CHARS` are kept (template
+    lines are short; a long paragraph seldom repeats) and the memo is emptied when it holds
+    `MEMO_LINES`, so memory stays flat however many pages a process cleans."""
 
     MEMO_LINES = 20_000
+    MEMO_CHARS = 300
 
     def __init__(self, rules: tuple[Rule, ...]):
         self.by_kind = {kind: [r for r in rules if r.kind == kind] for kind in RULE_KINDS}
@@ -149,10 +151,13 @@ class _Matcher:
 
     def first(self, which: int, line: str) -> tuple[Rule | None, re.Match[str] | None]:
         """The first rule of list ``which`` (`HEAD`, `ELSEWHERE`, `FOOTER`, `TAIL`) matching ``line``."""
+        rules = (self.in_head, self.elsewhere, self.footer, self.by_kind["tail"])[which]
+        if len(line) > self.MEMO_CHARS:
+            return _first_match(rules, line)
         key = (which, line)
         found = self._memo.get(key)
         if found is None:
-            found = _first_match((self.in_head, self.elsewhere, self.footer, self.by_kind["tail"])[which], line)
+            found = _first_match(rules, line)
             if len(self._memo) >= self.MEMO_LINES:
                 self._memo.clear()
             self._memo[key] = found

@@ -74,7 +74,9 @@ def load_model(path: str = MODEL_PATH) -> dict:
     with open(path, encoding="utf-8") as f:
         model = json.load(f)
     model["walk"] = trees.load(model["trees"], model["baseline"])
-    model["row"] = itemgetter(*model["features"])  # a candidate's cues in the model's order
+    # A candidate's cues in the model's order (itemgetter of one key gives no tuple).
+    getter = itemgetter(*model["features"])
+    model["row"] = getter if len(model["features"]) > 1 else lambda f: (getter(f),)
     return model
 
 
