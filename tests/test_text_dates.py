@@ -332,6 +332,11 @@ def test_dates_in_line(line, languages, days):
         ("Por Luna González", "es", "Luna González"),
         ("di Luca Monaco", "it", "Luca Monaco"),
         ("Amy Gibbons Political Correspondent", "en", "Amy Gibbons"),
+        # names before a relative time stamp (no date, but a byline's shape)
+        ("Kyle Wiggers 7 hours", "en", "Kyle Wiggers"),
+        ("Fouzia Van Der Fort|Published 4 months ago", "en", "Fouzia Van Der Fort"),
+        ("Dylan Jones5 hours ago", "en", "Dylan Jones"),
+        ("Jane Doe · an hour ago", "en", "Jane Doe"),
     ],
 )
 def test_byline_names(line, language, names):
@@ -355,6 +360,10 @@ def test_byline_on_the_date_line_and_by_on_its_own_line():
 def test_no_byline_from_sentences_captions_or_labels():
     lines = page(["Headline", "Foto: Urs Beispiel / AP", "Source: Russian Defense Ministry, October 25, 2019",
                   "By the end of the year the council hopes to have the first routes running."])
+    assert find_byline(lines, "en") is None
+    # A relative time stamp after a section, an outlet, a label or a sentence is no byline.
+    lines = page(["Headline", "Breaking News 5 minutes ago", "Real Estate 2 days ago", "Updated 3 hours ago",
+                  "Share this 2 hours ago", "The council met for 3 hours"])
     assert find_byline(lines, "en") is None
 
 

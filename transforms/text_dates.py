@@ -609,7 +609,7 @@ _ROLE_STEMS = ("report", "correspond", "editor", "writer", "journalist", "column
                "redakt", "korrespond", "volont", "kolumn", "fotograf", "enviad", "corresponsal", "redactor", "rédact", "envoy")
 #: What follows the names on a byline: an outlet, a role, a date, a button ("By Jon King, News Reporter").
 _NAME_END = re.compile(
-    r"@|\s(?:[|·•]|[-–—]\s)|\d|\s(?:The|Le|La|Der|Die)\s|(?i:\s(?:for|with|mit|avec|con)\s"
+    r"@|\s(?:[|·•]|[-–—]\s)|\d|(?<![Vv]an)(?<![Vv]on)(?<![Dd]e)\s(?:The|Le|La|Der|Die)\s|(?i:\s(?:for|with|mit|avec|con)\s"
     r"|(?<![^\W\d_])(?:follow|folgen|abonnieren|suivre|seguir|twitter|facebook|linkedin|e-?mail|contact|kontakt"
     r"|profil|profile|more|mehr)(?![^\W\d_]))|" + _ROLE.pattern
 )
@@ -622,6 +622,12 @@ _PARTICLES = frozenset("von van de da del della der den di du le la bin ibn al e
 _PARENS = re.compile(r"\([^)]*\)|\[[^]]*\]")
 
 
+#: A relative time stamp at a line's end ("Kyle Wiggers 7 hours", "Name | Published 4 months
+#: ago", "Dylan Jones5 hours ago"): no date, but what stands before it is a byline's names.
+_AGO = re.compile(
+    r"(?i:\s*[|·•]?\s*(?:(?:published|posted|updated)\s*:?\s*)?(?:\d{1,3}|(?<![^\W\d_])(?:an?|one))\s*"
+    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)(?:\s+ago)?)\s*$"
+)
 #: How far from the date line (or the article's start) a byline may stand, in lines.
 BYLINE_BEFORE, BYLINE_AFTER = 15, 8
 #: A line of names by the date line is short.
@@ -711,6 +717,8 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             names, strength = _author_names(rest[: dates[0].start] if dates else rest, True), 2
             if names is None and not line[marker.end():].strip() and i + 1 < len(lines):
                 names, strength = (_names_below(lines, i)[0] or None), 2
+        elif len(line) <= 80 and (ago := _AGO.search(line)) and _is_name_line(line[: ago.start()], stop):
+            names, strength = _author_names(line[: ago.start()], False), 1  # "Kyle Wiggers 7 hours"
         elif _YEAR_HINT.search(line) and date_index is not None and abs(i - date_index) <= 2:
             d = _read_date_line(i, line, "", _languages(language), dt.date.max)
             if d and d.other:
