@@ -291,3 +291,15 @@ def test_corrupt_compressed_files_are_rejected_as_such_without_a_traceback(name,
         codes = read[REJECTED] | beam.Map(lambda r: (r.error_type, r.content_sha256 is not None))
         assert_that(codes, equal_to([("corrupt_compressed", True)]), label="rejected")
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_lone_surrogate_in_a_json_line_becomes_a_replacement_character():
+    # JSON can escape half of an emoji ("\ud83d"); Python decodes it to a code point UTF-8 (Parquet,
+    # the tokenizers) cannot hold, so every field gets U+FFFD instead, with or without the repair.
+    line = r'{"text": "Council votes \ud83d on the river walls.", "title": "Walls \udc00", "author": "Jane \ud800Doe"}'
+    url = _put("memory:///jsonl/surrogates.jsonl", line.encode())
+    for repair in (True, False):
+        (article,) = list(read_records(url, max_bytes=10_000, repair=repair))
+        assert (article.text, article.title, article.author) == ("Council votes \ufffd on the river walls.", "Walls \ufffd", "Jane \ufffdDoe")
+        for value in (article.text, article.title, article.author):
+            value.encode("utf-8")  # no surrogate left

@@ -114,8 +114,14 @@ class JsonlFields:
         return cls(**mapping)
 
 
+#: A UTF-16 surrogate on its own: JSON may escape one ("\\ud83d" of a cut emoji) and Python
+#: decodes it, but it is no character, and UTF-8 (Parquet, the tokenizers) cannot hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
-    """The article fields of one parsed JSON line; a line without usable text is rejected."""
+    """The article fields of one parsed JSON line (lone surrogates as U+FFFD); a line without
+    usable text is rejected."""
     if not isinstance(record, dict):
         raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", errors.BAD_RECORD)
     text = record.get(fields.text)
@@ -132,10 +138,12 @@ def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
 
     def optional(key: str) -> str | None:
         value = record.get(key)
-        return str(value).strip() or None if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            return None
+        return _SURROGATE.sub("\ufffd", str(value)).strip() or None
 
     return {
-        "text": text,
+        "text": _SURROGATE.sub("\ufffd", text),
         "title": optional(fields.title),
         "url": optional(fields.url),
         "date": optional(fields.date),
