@@ -303,3 +303,24 @@ def test_a_lone_surrogate_in_a_json_line_becomes_a_replacement_character():
         assert (article.text, article.title, article.author) == ("Council votes \ufffd on the river walls.", "Walls \ufffd", "Jane \ufffdDoe")
         for value in (article.text, article.title, article.author):
             value.encode("utf-8")  # no surrogate left
+
+
+_STORY = "<p>The council met on Tuesday to discuss the river walls and the plan.</p><p>Residents said the floods had cost them dearly this winter and last.</p>"
+
+
+@pytest.mark.parametrize(
+    "head, extra, day",
+    [
+        ("", "<p>The firm was founded in 2016.</p>", None),  # a bare year is no day
+        ("", "<footer>© 2019 Example News</footer>", None),
+        ("<meta name='date' content='2024-13-45'>", "", None),  # an invalid meta date
+        ("<meta property='article:published_time' content='2024-01-01T10:00:00Z'>", "", "2024-01-01"),  # a real January 1st
+        ("<meta property='article:published_time' content='2024-03-05T10:00:00Z'>", "", "2024-03-05"),
+        ("", "<p>Published 5 March 2021</p>", "2021-03-05"),  # a date line in the text still counts
+    ],
+)
+def test_an_html_page_s_date_is_never_a_bare_year_made_into_january_first(head, extra, day):
+    from transforms.formats import html_record
+
+    html = f"<html><head>{head}</head><body><article>{_STORY}{extra}</article></body></html>"
+    assert html_record(html)["date"] == day

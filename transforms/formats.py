@@ -176,9 +176,19 @@ def html_record(html: str, url: str | None = None) -> dict[str, str | None]:
         "text": text,
         "title": doc.title or None,
         "url": doc.url or None,
-        "date": doc.date or None,
+        "date": _markup_day(html, doc.date) if doc.date and doc.date[5:10] == "01-01" else doc.date or None,
         "author": doc.author or None,
     }
+
+
+def _markup_day(html: str, day: str) -> str | None:
+    """A January 1st only when the page's markup (meta tags, JSON-LD, ``<time>``) says so:
+    htmldate's search of the text falls back to a bare year as January 1st ("founded in 2016",
+    "© 2019", an invalid meta date), a made-up day."""
+    from htmldate import find_date
+    from trafilatura.settings import set_date_params
+
+    return day if find_date(html, **set_date_params(False)) == day else None
 
 
 _BOMS = (
