@@ -324,3 +324,31 @@ def test_an_html_page_s_date_is_never_a_bare_year_made_into_january_first(head, 
 
     html = f"<html><head>{head}</head><body><article>{_STORY}{extra}</article></body></html>"
     assert html_record(html)["date"] == day
+
+
+_FR = "Le président français a rencontré les élèves à l'école, où ils ont discuté de l'été et du café."
+
+
+@pytest.mark.parametrize(
+    "data, text, encoding",
+    [
+        # UTF-8 with its last character cut, or one stray byte: UTF-8, the broken bytes replaced
+        (_FR.encode() + "é".encode()[:1], _FR + "\ufffd", "utf-8 (1 invalid byte replaced)"),
+        (_FR.encode().replace(b"discut", b"disc\xe9t"), _FR.replace("discut", "disc\ufffdt"), "utf-8 (1 invalid byte replaced)"),
+        ("東京で会議が開かれました。".encode()[:-1], "東京で会議が開かれました\ufffd", "utf-8 (1 invalid byte replaced)"),
+        # a legacy single-byte encoding has no valid multi-byte characters: still detected as such
+        (_FR.encode("cp1252"), _FR, "cp1252"),
+        ("The café opened on Main Street today, the owner said.".encode("cp1252"), "The café opened on Main Street today, the owner said.", "cp1252"),
+    ],
+)
+def test_utf8_with_a_few_broken_bytes_stays_utf8(data, text, encoding):
+    assert decode_bytes(data) == (text, encoding)
+
+
+def test_text_encoded_twice_is_repaired_not_rejected_as_binary(tmp_path):
+    # UTF-8 read as Latin-1 and written again as UTF-8 holds C1 characters ("â\x80\x99" for "’").
+    text = "The president’s speech — “historic”, said the café’s owner. Ölpreis für Straßen. " * 3
+    path = tmp_path / "twice.txt"
+    path.write_bytes(text.encode("utf-8").decode("latin-1").encode("utf-8"))
+    (article,) = list(read_records(str(path), max_bytes=10**6))
+    assert article.text.strip() == text.strip() and article.text_repaired

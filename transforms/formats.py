@@ -224,11 +224,31 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             return _check_text(data.decode("utf-8")), "utf-8"
         except UnicodeDecodeError:
             pass
+        damaged = _damaged_utf8(data)
+        if damaged:
+            return damaged
     encoding = detect_encoding(data)
     if encoding is None:
         kind = errors.BINARY_CONTENT if b"\x00" in data else errors.UNDECODABLE
         raise ArticleRejected("no text encoding fits these bytes", kind)
     return _check_text(data.decode(encoding)), encoding
+
+
+#: UTF-8 with a few broken sequences (a character cut at the end, a stray byte) is still UTF-8
+#: when its valid multi-byte characters outnumber the broken sequences this many times: another
+#: encoding would garble every other character ("prÃ©sident") to save one.
+UTF8_DAMAGE_RATIO = 4
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
+    """(text with U+FFFD for each broken sequence, "utf-8 (N invalid bytes replaced)"), or None."""
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd") - data.count("\ufffd".encode())
+    multibyte = len(_NON_ASCII.findall(text)) - text.count("\ufffd")
+    if not 0 < broken * UTF8_DAMAGE_RATIO <= multibyte:
+        return None
+    return _check_text(text), f"utf-8 ({broken} invalid {'byte' if broken == 1 else 'bytes'} replaced)"
 
 
 def detect_encoding(data: bytes) -> str | None:
@@ -244,8 +264,10 @@ def detect_encoding(data: bytes) -> str | None:
     return top.encoding
 
 
-#: Unicode category Cc (C0 and C1 controls) except the whitespace ones \t \n \v \f \r.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+#: C0 controls and DEL, except the whitespace ones \t \n \v \f \r: binary data decodes to
+#: many. Not C1 (U+0080-U+009F): text encoded twice ("â\x80\x99" for "’") holds those, and the
+#: mojibake repair turns them back.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 
 def _check_text(text: str) -> str:
