@@ -237,8 +237,15 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
     head += f", {summary.get('skipped', 0)} skipped"
     head += f" ({n(summary['records_read'], 'record')} in {n(summary['files_matched'], 'file')})"
     lines = [head]
-    if summary["rejected_by_reason"]:
-        reasons = ", ".join(f"{count} {reason}" for reason, count in _largest(summary["rejected_by_reason"]))
+    # Inputs that matched no file or were not followed (a broken link) are no records: the
+    # headline's rejections are records', these get a line of their own.
+    by_reason = summary["rejected_by_reason"]
+    records = {reason: count for reason, count in by_reason.items() if not reason.startswith("match:")}
+    unread = {reason: count for reason, count in by_reason.items() if reason.startswith("match:")}
+    if unread:
+        lines.append(f"  not read: {', '.join(f'{count} {reason}' for reason, count in _largest(unread))}")
+    if records:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in _largest(records))
         where = summary.get("rejection_files") or []
         output = summary.get("output", "")
         paths = [posixpath.join(output, f) for f in where]

@@ -61,7 +61,12 @@ def test_summary_counts_every_input():
     assert summary["rejected_by_stage"] == {"clean": 1, "match": 1, "read": 1}
     assert summary["rows_per_partition"] == {"date=2025-09-02/topic=sport": 5, "date=2025-09-03/topic=politics": 1}
     assert summary["all_inputs_accounted_for"] is True
-    assert format_summary(summary).splitlines()[0] == "run r1: 6 articles written, 2 rejected, 0 skipped (8 records in 7 files)"
+    printed = format_summary(summary).splitlines()
+    assert printed[0] == "run r1: 6 articles written, 2 rejected, 0 skipped (8 records in 7 files)"
+    # The headline's rejections are records'; an input that matched no file has a line of its own.
+    assert [line.split(";")[0] for line in printed if line.startswith(("  rejected:", "  not read:"))] == [
+        "  not read: 1 match:no_match", "  rejected: 1 clean:no_text_after_cleaning, 1 read:empty_file",
+    ]
 
 
 def _summary(**fields):
