@@ -188,3 +188,22 @@ def test_the_scheduled_run_script_and_the_airflow_entry_point(tmp_path):
 
     entry = subprocess.run([sys.executable, str(REPO / "deploy" / "airflow" / "run_pipeline.py"), "--help"], capture_output=True, text=True)
     assert entry.returncode == 0 and "--input" in entry.stdout
+
+
+def test_an_output_under_a_broken_link_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    assert main(["--input", str(SAMPLES), "--output", str(tmp_path / "link" / "out")]) == 2
+    assert "cannot create it" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello\n", None])
+def test_a_topic_model_file_that_is_no_head_is_a_one_line_error(content, tmp_path, out, capsys):
+    import numpy as np
+
+    head = tmp_path / "head.npz"
+    if content is None:
+        np.savez(head, a=np.zeros(2))  # an .npz, but not a head
+    else:
+        head.write_bytes(content)
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", str(head)]) == 2
+    assert f"{head} is not a topic head" in _one_line_error(capsys)

@@ -145,11 +145,14 @@ class EmbeddingTopicModel:
             raise EmbeddingsUnavailable(f"{exc}; {INSTALL_HINT}") from exc
         if not head_path.is_file():
             raise EmbeddingsUnavailable(f"no topic head at {head_path} (an .npz with coef, intercept, classes)")
-        head = np.load(head_path, allow_pickle=False)
-        self._W, self._b = head["coef"], head["intercept"]
-        self._classes = [str(c) for c in head["classes"]]
-        # Heads built before the cascade have no WordLlama-only head: every article gets MiniLM.
-        self._fast = (head["coef_fast"], head["intercept_fast"]) if "coef_fast" in head.files else None
+        try:
+            head = np.load(head_path, allow_pickle=False)
+            self._W, self._b = head["coef"], head["intercept"]
+            self._classes = [str(c) for c in head["classes"]]
+            # Heads built before the cascade have no WordLlama-only head: every article gets MiniLM.
+            self._fast = (head["coef_fast"], head["intercept_fast"]) if "coef_fast" in head.files else None
+        except (OSError, ValueError, KeyError, EOFError, AttributeError) as exc:  # not an .npz, or not a head
+            raise EmbeddingsUnavailable(f"{head_path} is not a topic head (an .npz with coef, intercept, classes): {exc}") from exc
         missing = set(self._classes) - {t.slug for t in taxonomy.topics}
         if missing:
             raise EmbeddingsUnavailable(
