@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import fnmatch
 import hashlib
 import os
 import re
@@ -70,6 +71,25 @@ class RunConfig:
     table_format: str = "hive"
 
 
+#: Names of the files a run writes (data, manifest, report, rejections, lock, Delta log).
+_OUTPUT_NAMES = ("part-0.parquet", "run.json", "run.html", "run.read.jsonl", "_lock", "_SUCCESS", "00000000000000000000.json")
+
+
+def _walks_into(pattern: str, output: str) -> bool:
+    """Whether an input pattern would read the files a run writes under ``output``: a folder is
+    walked down to its every file, and so is a ``**`` glob whose file part matches one of them
+    (``dir/**/*.txt`` does not); a plain file or a one-level glob reaches none."""
+    def plain(url: str) -> str:
+        return os.path.abspath(url) if "://" not in url else url
+    glob = "*" in pattern or "?" in pattern or "[" in pattern
+    if glob and ("**" not in pattern or not any(fnmatch.fnmatch(name, pattern.rsplit("/", 1)[-1]) for name in _OUTPUT_NAMES)):
+        return False
+    root = plain(pattern.split("**", 1)[0].rstrip("/") or "/") if glob else plain(pattern.rstrip("/") or "/")
+    if not glob and "://" not in pattern and not os.path.isdir(root):
+        return False  # a file, or nothing
+    return output == root or output.startswith(root.rstrip("/") + "/")
+
+
 def resolve(options: IngestOptions) -> RunConfig:
     """Validate every option and load every data file before any work starts."""
     opts = options.view_as(IngestOptions)
@@ -107,6 +127,12 @@ def resolve(options: IngestOptions) -> RunConfig:
     output = opts.output.rstrip("/") or "/"
     if "://" not in output:
         output = os.path.abspath(output)  # so the summary and messages name where the data is
+    inside = next((pattern for pattern in opts.input if _walks_into(pattern, output)), None)
+    if inside is not None:
+        raise UsageError(
+            f"--output {output} is inside --input {inside}: the run would read its own files as articles; "
+            f"write the dataset outside the input folder"
+        )
     jsonl_fields = loaded("--jsonl_fields", JsonlFields.parse, opts.jsonl_fields)
     models = loaded("--spacy_model", parse_model_setting, opts.spacy_model)
     entity_labels = tuple(label.strip().upper() for label in opts.entity_labels.split(",") if label.strip())

@@ -207,3 +207,14 @@ def test_a_topic_model_file_that_is_no_head_is_a_one_line_error(content, tmp_pat
         head.write_bytes(content)
     assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", str(head)]) == 2
     assert f"{head} is not a topic head" in _one_line_error(capsys)
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path, capsys):
+    # The run would read its own lock, manifest and report as articles on the next run.
+    (tmp_path / "a.txt").write_text("Council votes to expand river flood defences. " * 5)
+    assert main(["--input", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    assert "is inside --input" in _one_line_error(capsys)
+    assert main(["--input", f"{tmp_path}/**/*.json*", "--output", str(tmp_path / "out")]) == 2
+    assert "is inside --input" in _one_line_error(capsys)
+    # A glob that cannot reach the run's files is fine.
+    assert main(["--input", f"{tmp_path}/**/*.txt", "--output", str(tmp_path / "out"), "--topic_model", "keywords"]) == 0
