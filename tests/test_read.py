@@ -352,3 +352,16 @@ def test_text_encoded_twice_is_repaired_not_rejected_as_binary(tmp_path):
     path.write_bytes(text.encode("utf-8").decode("latin-1").encode("utf-8"))
     (article,) = list(read_records(str(path), max_bytes=10**6))
     assert article.text.strip() == text.strip() and article.text_repaired
+
+
+def test_a_named_pipe_among_the_inputs_is_rejected_not_read(tmp_path):
+    # Reading a pipe nobody writes to blocks forever; it is reported, the other files are read.
+    import os
+
+    from transforms.match import match_pattern
+
+    (tmp_path / "a.txt").write_text("Council votes to expand river flood defences.")
+    os.mkfifo(tmp_path / "pipe.txt")
+    matched = match_pattern(str(tmp_path))
+    assert [f.rsplit("/", 1)[-1] for f in matched.files] == ["a.txt"]
+    assert [f.rsplit("/", 1)[-1] for f in matched.special] == ["pipe.txt"]

@@ -14,6 +14,7 @@ T = TypeVar("T")
 # match
 NO_MATCH = "no_match"  # an --input pattern that matched no file
 SYMLINK_NOT_FOLLOWED = "symlink_not_followed"  # a link to a directory (it may loop), or a broken link
+NOT_A_REGULAR_FILE = "not_a_regular_file"  # a named pipe, socket or device: reading it could block forever
 # read
 EMPTY_FILE = "empty_file"  # no bytes, or only whitespace
 EMPTY_BODY = "empty_body"  # a JSON Lines record whose text field is blank

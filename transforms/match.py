@@ -41,6 +41,8 @@ class Matched:
     #: Each file's and ignored file's name with its protocol (``file:///x`` for ``/x``): one file
     #: named two ways by two patterns is still one input.
     canonical: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Named pipes, sockets and devices: never read (a pipe with no writer blocks forever).
+    special: list[str] = dataclasses.field(default_factory=list)
 
 
 def unique_files(matches: list[Matched]) -> tuple[list[str], list[str]]:
@@ -86,7 +88,7 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
         base = None  # named explicitly: read whatever it is
     else:
         infos = {}
-    files, ignored, skipped = [], [], []
+    files, ignored, skipped, special = [], [], [], []
     for name, info in sorted(infos.items()):
         kind = info.get("type")
         if info.get("islink") and kind != "file":
@@ -98,6 +100,9 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
                 skipped.append(name)
                 continue
         if kind == "directory":
+            continue
+        if kind not in (None, "file"):  # fsspec's "other": a pipe, socket or device
+            special.append(name)
             continue
         if base is not None and is_hidden_or_system(name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]):
             ignored.append(name)
@@ -111,7 +116,9 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
         return path if keep_plain else fs.unstrip_protocol(path)
 
     canonical = {as_url(p): fs.unstrip_protocol(p) for p in files + ignored}
-    return Matched([as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped], canonical)
+    return Matched(
+        [as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped], canonical, [as_url(p) for p in special]
+    )
 
 
 def _size(info: Mapping[str, Any]) -> int:
@@ -148,7 +155,11 @@ class _MatchFn(beam.DoFn):
                 REJECTED,
                 Rejection(link, "match", errors.SYMLINK_NOT_FOLLOWED, "a symbolic link to a directory (or a broken link) is not followed"),
             )
-        if not files and not not_followed and not matched.ignored:
+        for name in matched.special:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, Rejection(name, "match", errors.NOT_A_REGULAR_FILE, "a named pipe, socket or device is not read"),
+            )
+        if not files and not not_followed and not matched.ignored and not matched.special:
             yield beam.pvalue.TaggedOutput(
                 REJECTED, Rejection(pattern, "match", errors.NO_MATCH, "the input pattern matched no file")
             )
