@@ -95,7 +95,7 @@ def test_entities_transform_with_offsets_into_the_body(ruler_model):
         )
 
 
-def test_one_bad_article_does_not_reject_its_batch(ruler_model):
+def test_one_bad_article_does_not_reject_its_batch(ruler_model, caplog):
     huge = "word " * 200_001  # over spaCy's default max_length of 1,000,000 characters
     with test_pipeline() as p:
         out = p | beam.Create([_article("ok", "Xi Jinping spoke."), _article("huge", huge)]) | ExtractEntities(ruler_model)
@@ -107,6 +107,8 @@ def test_one_bad_article_does_not_reject_its_batch(ruler_model):
             equal_to([("huge", "entities", "text_too_long")]),
             label="rejected",
         )
+    # Rejected before its batch ran: no failed batch, no traceback in the log.
+    assert not any("retrying one by one" in r.getMessage() or r.exc_info for r in caplog.records)
 
 
 def test_model_setting_per_language(ruler_model):

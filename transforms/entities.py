@@ -26,7 +26,7 @@ from transforms.canonical import canonicalise
 from transforms.choices import DEFAULT_ENTITY_LABELS, NER_GEMM
 from transforms import errors
 from transforms.errors import ArticleRejected, ModelNotFound
-from transforms.failures import REJECTED, batch_or_one_by_one
+from transforms.failures import REJECTED, batch_or_one_by_one, run_guarded
 
 #: The official model, preferred when installed; the PyPI re-upload of the same model otherwise.
 OFFICIAL_MODEL = "en_core_web_sm"
@@ -294,15 +294,22 @@ class _NerBatchFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(NER_WORK, WindowedValue(NerWork(self._worker, articles), window.max_timestamp(), [window]))
 
     def _pipe(self, nlp, articles: list[Article]) -> Iterator[Any]:
-        yield from batch_or_one_by_one("entities", articles, lambda batch: self._ner(nlp, batch))
-
-    def _ner(self, nlp, articles: Sequence[Article]) -> list[Article]:
+        # A body over the model's max_length is rejected alone, before the batch runs: spaCy
+        # would fail the whole batch, which would then run again one article at a time.
+        fits = []
         for article in articles:
             if len(article.body) > nlp.max_length:
-                raise ArticleRejected(
-                    f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}",
-                    errors.TEXT_TOO_LONG,
-                )
+                yield from run_guarded("entities", article, lambda a: self._too_long(nlp, a))
+            else:
+                fits.append(article)
+        if fits:
+            yield from batch_or_one_by_one("entities", fits, lambda batch: self._ner(nlp, batch))
+
+    @staticmethod
+    def _too_long(nlp, article: Article) -> list[Article]:
+        raise ArticleRejected(f"body of {len(article.body)} characters is over spaCy's max_length {nlp.max_length}", errors.TEXT_TOO_LONG)
+
+    def _ner(self, nlp, articles: Sequence[Article]) -> list[Article]:
         docs = nlp.pipe([a.body for a in articles], batch_size=len(articles))
         return [self._with_entities(article, doc) for article, doc in zip(articles, docs)]
 
