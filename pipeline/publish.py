@@ -294,6 +294,12 @@ class DatasetOutput:
         existing = self.partition_files()
         written, rejected = self._staged_ids(stage, staged)
         vanished = self._vanished_records(summary.get("jsonl_last_lines") or {})
+        # A rejected input that an earlier run wrote keeps that row while its content is the same
+        # (the failure may pass, a later version may be good); with other content (a feed's lines
+        # reordered, a file replaced) the old row is no longer the input's, and goes like a
+        # changed input's.
+        before = {sid: e for sid, e in ledger.entries_of(self.index_batches(), source_ids=list(rejected)).items() if e.outcome == ledger.WRITTEN}
+        replaced = sorted(sid for sid, e in before.items() if rejected[sid] is not None and rejected[sid] != e.content_sha256)
         rewrites: list[dict[str, Any]] = []
         index_deletes: list[str] = []
         if mode == "rebuild":
@@ -301,15 +307,10 @@ class DatasetOutput:
             index_deletes = [posixpath.relpath(p, self.root) for p in self.fs.glob(self._path(SIGNATURES))]
         else:
             deletes = [f for f in existing if posixpath.dirname(f) in new_partitions] if mode == "overwrite_partitions" else []
-            rewrites, rewritten = self._stage_rewrites(run_id, written + vanished, set(deletes), existing)
+            rewrites, rewritten = self._stage_rewrites(run_id, written + vanished + replaced, set(deletes), existing)
             staged = sorted(staged + rewritten)
-        # A rejected input keeps the row an earlier run wrote of it (the failure may pass, a later
-        # version may be good), unless this publish deletes that row's file anyway.
-        kept = {
-            sid
-            for sid, e in ledger.entries_of(self.index_batches(), source_ids=rejected).items()
-            if e.outcome == ledger.WRITTEN and e.file not in set(deletes)
-        }
+        # Kept rows: unless this publish deletes that row's file anyway.
+        kept = {sid for sid, e in before.items() if sid not in set(replaced) and e.file not in set(deletes)}
         if not committed_files and not deletes and not rewrites and not written and not rejected:
             self.fs.rm(stage, recursive=True)  # every input skipped: a no-op leaves no trace
             self._remove_empty_staging()
@@ -451,14 +452,18 @@ class DatasetOutput:
         self._delta_log().commit(1, files, [], run_id, "convert")
         return len(files)
 
-    def _staged_ids(self, stage: str, staged: list[str]) -> tuple[list[str], list[str]]:
-        """Source ids of the inputs this run wrote, and of those it rejected."""
-        written, rejected = [], []
+    def _staged_ids(self, stage: str, staged: list[str]) -> tuple[list[str], dict[str, str | None]]:
+        """Source ids of the inputs this run wrote, and of those it rejected (with the content
+        hash the rejection read, when it got that far)."""
+        written, rejected = [], {}
         for entry in self._staged_inputs(stage, staged):
             if entry.get("stage") == "match":
                 continue  # a pattern, not an input
             sid = source_id(entry["source_path"], entry.get("source_line"))
-            (rejected if "error_type" in entry else written).append(sid)
+            if "error_type" in entry:
+                rejected[sid] = entry.get("content_sha256")
+            else:
+                written.append(sid)
         return written, rejected
 
     def _vanished_records(self, last_lines: dict[str, int]) -> list[str]:

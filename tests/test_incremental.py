@@ -80,6 +80,24 @@ def test_lines_a_feed_no_longer_has_lose_their_rows(tmp_path, ruler_model):
     assert bodies == sorted(s["text"] for s in stories[1:])  # no story twice, none lost
 
 
+def test_a_feed_s_lines_reordered_leave_no_story_twice(tmp_path, ruler_model):
+    # Records are known by their line; a line that now holds another record, a bad one, no longer
+    # keeps the row of the story it held before (that story is written again at its new line).
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    feed = inbox / "feed.jsonl"
+    stories = [json.dumps({"text": f"Story number {word} about the harbour and the ferry terminal opened on Monday."}) for word in ("one", "two", "three")]
+    feed.write_text("\n".join(stories + ["[1, 2]"]) + "\n")
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    assert run(flags)["articles_written"] == 3
+    feed.write_text("\n".join(["[1, 2]"] + stories[::-1]) + "\n")
+    summary = run(flags)
+    assert summary["rejected_kept_rows"] == 0
+    bodies = sorted(r["body"] for r in read_dataset(str(out)).to_table().to_pylist())
+    assert bodies == sorted(json.loads(s)["text"] for s in stories)  # each story once
+
+
 def test_a_read_that_fails_keeps_the_row_written_before(tmp_path, ruler_model, monkeypatch):
     inbox = tmp_path / "in"
     inbox.mkdir()
