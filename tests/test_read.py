@@ -303,6 +303,10 @@ def test_a_lone_surrogate_in_a_json_line_becomes_a_replacement_character():
         assert (article.text, article.title, article.author) == ("Council votes \ufffd on the river walls.", "Walls \ufffd", "Jane \ufffdDoe")
         for value in (article.text, article.title, article.author):
             value.encode("utf-8")  # no surrogate left
+    # Control characters in a field go, as the text's do.
+    url = _put("memory:///jsonl/controls.jsonl", json.dumps({"text": "Council votes.", "title": "ctrl\x00chars\x1b here"}).encode())
+    (article,) = list(read_records(url, max_bytes=10_000))
+    assert article.title == "ctrlchars here"
 
 
 _STORY = "<p>The council met on Tuesday to discuss the river walls and the plan.</p><p>Residents said the floods had cost them dearly this winter and last.</p>"

@@ -117,6 +117,8 @@ class JsonlFields:
 #: A UTF-16 surrogate on its own: JSON may escape one ("\\ud83d" of a cut emoji) and Python
 #: decodes it, but it is no character, and UTF-8 (Parquet, the tokenizers) cannot hold it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: Control characters in a metadata field (NUL, escape ...): removed, as the text's are.
+_FIELD_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
@@ -140,7 +142,7 @@ def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
         value = record.get(key)
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             return None
-        return _SURROGATE.sub("\ufffd", str(value)).strip() or None
+        return _FIELD_CONTROL.sub("", _SURROGATE.sub("\ufffd", str(value))).strip() or None
 
     return {
         "text": _SURROGATE.sub("\ufffd", text),
