@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import fnmatch
 import hashlib
 import os
 import re
 from typing import Any
 
+import fsspec
+import fsspec.utils
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import __version__, ledger
@@ -71,23 +72,39 @@ class RunConfig:
     table_format: str = "hive"
 
 
-#: Names of the files a run writes (data, manifest, report, rejections, lock, Delta log).
-_OUTPUT_NAMES = ("part-0.parquet", "run.json", "run.html", "run.read.jsonl", "_lock", "_SUCCESS", "00000000000000000000.json")
+#: Files a run writes under its output (data, manifest, report, rejections, lock, index, Delta log).
+_OUTPUT_FILES = (
+    "_SUCCESS", "_lock", "_runs/r.json", "_runs/r.html", "_runs/r.inputs.jsonl", "_rejected/r.read.jsonl",
+    "_duplicates/r.jsonl", "_index/inputs.parquet", "_delta_log/00000000000000000000.json",
+    "date=2024-01-01/topic=t/part-0.parquet",
+)  # fmt: skip
 
 
 def _walks_into(pattern: str, output: str) -> bool:
-    """Whether an input pattern would read the files a run writes under ``output``: a folder is
-    walked down to its every file, and so is a ``**`` glob whose file part matches one of them
-    (``dir/**/*.txt`` does not); a plain file or a one-level glob reaches none."""
-    def plain(url: str) -> str:
-        return os.path.abspath(url) if "://" not in url else url
-    glob = "*" in pattern or "?" in pattern or "[" in pattern
-    if glob and ("**" not in pattern or not any(fnmatch.fnmatch(name, pattern.rsplit("/", 1)[-1]) for name in _OUTPUT_NAMES)):
+    """Whether an input pattern would read files a run writes under ``output``: a folder holding
+    it is walked down to every file, and a glob reads what it matches (``dir/**/*.txt`` matches
+    none of them, ``dir/*/*`` does). Local paths are compared with links resolved."""
+    try:
+        fs, path = fsspec.core.url_to_fs(pattern)
+        out_fs, out = fsspec.core.url_to_fs(output)
+    except (ImportError, ValueError):  # a protocol whose package is missing: said when it is read
         return False
-    root = plain(pattern.split("**", 1)[0].rstrip("/") or "/") if glob else plain(pattern.rstrip("/") or "/")
-    if not glob and "://" not in pattern and not os.path.isdir(root):
-        return False  # a file, or nothing
-    return output == root or output.startswith(root.rstrip("/") + "/")
+    if fs.protocol != out_fs.protocol:
+        return False
+    glob = any(c in path for c in "*?[")
+    if "file" in ((fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol):
+        out = os.path.realpath(out)
+        if glob:  # resolve the folders before the first wildcard, keep the pattern from there
+            folder, _, part = path[: min(path.find(c) for c in "*?[" if c in path)].rpartition("/")
+            path = os.path.realpath(folder or "/").rstrip("/") + "/" + path[len(folder) + 1 :]
+        else:
+            path = os.path.realpath(path)
+    if glob:
+        matches = re.compile(fsspec.utils.glob_translate(path)).match
+        return any(matches(out.rstrip("/") + "/" + name) for name in _OUTPUT_FILES)
+    if not (out == path or out.startswith(path.rstrip("/") + "/")):
+        return False
+    return fs.isdir(path) or out == path
 
 
 def resolve(options: IngestOptions) -> RunConfig:

@@ -31,7 +31,7 @@ def hold(fs, root: str, url: str, run_id: str, stale_after_s: float = 12 * 3600)
     except (PermissionError, FileExistsError, NotADirectoryError) as exc:
         raise UsageError(f"--output {url}: cannot write there ({exc.strerror or exc})") from exc
     except FileNotFoundError as exc:  # a parent that is a broken link, a bucket that does not exist
-        raise UsageError(f"--output {url}: cannot create it ({exc.strerror or exc}; is a parent folder a broken link?)") from exc
+        raise UsageError(f"--output {url}: cannot create it ({exc.strerror or exc})") from exc
     except OSError as exc:
         if exc.errno not in _NOT_WRITABLE:
             raise

@@ -303,7 +303,7 @@ def _header(manifest: dict[str, Any], run_id: str) -> str:
         _card("Skipped", manifest.get("skipped"), skipped_detail),
     ]
     if manifest.get("match_rejections"):
-        cards.append(_card("Inputs not read (no file, broken link)", manifest["match_rejections"], bad=True))
+        cards.append(_card("Inputs not read (no file, a link not followed, a pipe)", manifest["match_rejections"], bad=True))
     if manifest.get("duplicates_dropped"):
         cards.append(_card("Duplicates dropped", manifest["duplicates_dropped"]))
     alerts = []

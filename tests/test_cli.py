@@ -218,3 +218,24 @@ def test_an_output_inside_an_input_folder_is_refused(tmp_path, capsys):
     assert "is inside --input" in _one_line_error(capsys)
     # A glob that cannot reach the run's files is fine.
     assert main(["--input", f"{tmp_path}/**/*.txt", "--output", str(tmp_path / "out"), "--topic_model", "keywords"]) == 0
+
+
+@pytest.mark.parametrize(
+    "pattern, refused",
+    [
+        ("{d}/in/*/*", True),  # reaches out/_SUCCESS
+        ("{d}/in/*/*/*.json*", True),  # reaches out/_runs/<run>.json
+        ("file://{d}/in", True),
+        ("{d}/link", True),  # a link to the folder that holds the output
+        ("{d}/in/*", False),  # one level: the output folder itself is not read
+        ("{d}/in/**/*.txt", False),
+        ("{d}/side", False),
+    ],
+)
+def test_which_inputs_would_read_the_run_s_own_files(pattern, refused, tmp_path):
+    from pipeline.config import _walks_into
+
+    (tmp_path / "in" / "out").mkdir(parents=True)
+    (tmp_path / "side").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "in")
+    assert _walks_into(pattern.format(d=tmp_path), str(tmp_path / "in" / "out")) is refused

@@ -303,10 +303,11 @@ def test_a_lone_surrogate_in_a_json_line_becomes_a_replacement_character():
         assert (article.text, article.title, article.author) == ("Council votes \ufffd on the river walls.", "Walls \ufffd", "Jane \ufffdDoe")
         for value in (article.text, article.title, article.author):
             value.encode("utf-8")  # no surrogate left
-    # Control characters in a field go, as the text's do.
-    url = _put("memory:///jsonl/controls.jsonl", json.dumps({"text": "Council votes.", "title": "ctrl\x00chars\x1b here"}).encode())
+    # Control characters in a field go, and its mojibake is repaired, as the text's is.
+    twice = "It’s a “test” of the café".encode().decode("latin-1")
+    url = _put("memory:///jsonl/controls.jsonl", json.dumps({"text": "Council votes.", "title": "ctrl\x00chars\x1b here", "author": twice}).encode())
     (article,) = list(read_records(url, max_bytes=10_000))
-    assert article.title == "ctrlchars here"
+    assert (article.title, article.author) == ("ctrlchars here", "It’s a “test” of the café")
 
 
 _STORY = "<p>The council met on Tuesday to discuss the river walls and the plan.</p><p>Residents said the floods had cost them dearly this winter and last.</p>"
@@ -337,9 +338,9 @@ _FR = "Le président français a rencontré les élèves à l'école, où ils on
     "data, text, encoding",
     [
         # UTF-8 with its last character cut, or one stray byte: UTF-8, the broken bytes replaced
-        (_FR.encode() + "é".encode()[:1], _FR + "\ufffd", "utf-8 (1 invalid byte replaced)"),
-        (_FR.encode().replace(b"discut", b"disc\xe9t"), _FR.replace("discut", "disc\ufffdt"), "utf-8 (1 invalid byte replaced)"),
-        ("東京で会議が開かれました。".encode()[:-1], "東京で会議が開かれました\ufffd", "utf-8 (1 invalid byte replaced)"),
+        (_FR.encode() + "é".encode()[:1], _FR + "\ufffd", "utf-8 (1 invalid sequence replaced)"),
+        (_FR.encode().replace(b"discut", b"disc\xe9t"), _FR.replace("discut", "disc\ufffdt"), "utf-8 (1 invalid sequence replaced)"),
+        ("東京で会議が開かれました。".encode()[:-1], "東京で会議が開かれました\ufffd", "utf-8 (1 invalid sequence replaced)"),
         # a legacy single-byte encoding has no valid multi-byte characters: still detected as such
         (_FR.encode("cp1252"), _FR, "cp1252"),
         ("The café opened on Main Street today, the owner said.".encode("cp1252"), "The café opened on Main Street today, the owner said.", "cp1252"),
@@ -369,3 +370,10 @@ def test_a_named_pipe_among_the_inputs_is_rejected_not_read(tmp_path):
     matched = match_pattern(str(tmp_path))
     assert [f.rsplit("/", 1)[-1] for f in matched.files] == ["a.txt"]
     assert [f.rsplit("/", 1)[-1] for f in matched.special] == ["pipe.txt"]
+
+
+def test_a_january_first_in_the_page_s_url_stands():
+    from transforms.formats import html_record
+
+    html = f"<html><head><meta property='og:url' content='https://example.com/2024/01/01/council-votes'></head><body><article>{_STORY}</article></body></html>"
+    assert html_record(html)["date"] == "2024-01-01"  # the page's own og:url, as the reader calls it

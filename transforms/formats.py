@@ -117,8 +117,9 @@ class JsonlFields:
 #: A UTF-16 surrogate on its own: JSON may escape one ("\\ud83d" of a cut emoji) and Python
 #: decodes it, but it is no character, and UTF-8 (Parquet, the tokenizers) cannot hold it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-#: Control characters in a metadata field (NUL, escape ...): removed, as the text's are.
-_FIELD_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: C0 control characters in a metadata field (NUL, escape ...): removed. Not C1: text encoded
+#: twice holds those, and the mojibake repair turns them back (`read._article`).
+_FIELD_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
@@ -178,19 +179,21 @@ def html_record(html: str, url: str | None = None) -> dict[str, str | None]:
         "text": text,
         "title": doc.title or None,
         "url": doc.url or None,
-        "date": _markup_day(html, doc.date) if doc.date and doc.date[5:10] == "01-01" else doc.date or None,
+        "date": _markup_day(html, doc.date, url or doc.url) if doc.date and doc.date[5:10] == "01-01" else doc.date or None,
         "author": doc.author or None,
     }
 
 
-def _markup_day(html: str, day: str) -> str | None:
-    """A January 1st only when the page's markup (meta tags, JSON-LD, ``<time>``) says so:
-    htmldate's search of the text falls back to a bare year as January 1st ("founded in 2016",
-    "© 2019", an invalid meta date), a made-up day."""
+def _markup_day(html: str, day: str, url: str | None) -> str | None:
+    """A January 1st only when the page's markup (meta tags, JSON-LD, ``<time>``, the URL) says
+    so: htmldate's search of the text falls back to a bare year as January 1st ("founded in
+    2016", "© 2019", an invalid meta date), a made-up day. The price: a real January 1st that
+    only the text shows ("Published January 1, 2024") is lost; the cleaner's own date lines may
+    still find it."""
     from htmldate import find_date
     from trafilatura.settings import set_date_params
 
-    return day if find_date(html, **set_date_params(False)) == day else None
+    return day if find_date(html, url=url, **set_date_params(False)) == day else None
 
 
 _BOMS = (
@@ -244,13 +247,14 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
-    """(text with U+FFFD for each broken sequence, "utf-8 (N invalid bytes replaced)"), or None."""
+    """UTF-8 damaged in a few places, read as UTF-8 with U+FFFD there (and an encoding name that
+    says so), or None: decoding it as another encoding would garble every other character."""
     text = data.decode("utf-8", errors="replace")
     broken = text.count("\ufffd") - data.count("\ufffd".encode())
     multibyte = len(_NON_ASCII.findall(text)) - text.count("\ufffd")
     if not 0 < broken * UTF8_DAMAGE_RATIO <= multibyte:
         return None
-    return _check_text(text), f"utf-8 ({broken} invalid {'byte' if broken == 1 else 'bytes'} replaced)"
+    return _check_text(text), f"utf-8 ({broken} invalid {'sequence' if broken == 1 else 'sequences'} replaced)"
 
 
 def detect_encoding(data: bytes) -> str | None:

@@ -101,7 +101,7 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
                 continue
         if kind == "directory":
             continue
-        if kind not in (None, "file"):  # fsspec's "other": a pipe, socket or device
+        if kind == "other":  # the local (and arrow) file system's pipe, socket or device
             special.append(name)
             continue
         if base is not None and is_hidden_or_system(name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]):

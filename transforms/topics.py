@@ -180,7 +180,7 @@ def _embeddings(taxonomy: Taxonomy, head: str | None = None, check_only: bool = 
     try:
         return EmbeddingTopicModel(taxonomy, head or HEAD, load_encoders=not check_only)
     except EmbeddingsUnavailable as exc:
-        raise TaxonomyError(f"--topic_model embeddings: {exc}") from exc
+        raise TaxonomyError(f"embeddings: {exc}") from exc
 
 
 TOPIC_MODELS: dict[str, Callable[[Taxonomy], TopicModel]] = {"keywords": KeywordClassifier, "embeddings": _embeddings}
