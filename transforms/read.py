@@ -211,8 +211,8 @@ def _article(
     url: str, data: bytes, encoding: str, fmt: str, fields: dict[str, Any], line: int | None = None, repair: bool = True
 ) -> Article:
     text, repaired = repair_text(fields["text"]) if repair else (fields["text"], False)
-    # Metadata fields go through the same repair ("Itâ\x80\x99s" of a feed's title too).
-    fields = {k: (repair_text(v)[0] if repair and isinstance(v, str) and k != "text" else v) for k, v in fields.items()}
+    # The title and author go through the same repair ("Itâ\x80\x99s" of a feed's title too).
+    fields = {k: (repair_text(v)[0] if repair and isinstance(v, str) and k in ("title", "author") else v) for k, v in fields.items()}
     return Article(
         source_path=url,
         source_line=line,
