@@ -628,6 +628,8 @@ _AGO = re.compile(
     r"(?i:\s*[|·•]?\s*(?:(?:published|posted|updated)\s*:?\s*)?(?:\d{1,3}|(?<![^\W\d_])(?:an?|one))\s*"
     r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)(?:\s+ago)?)\s*$"
 )
+#: The last words `_AGO` can end a line with: a line ending otherwise is not searched.
+_AGO_LAST = frozenset("ago seconds second secs sec minutes minute mins min hours hour hrs hr days day weeks week months month years year".split())
 #: How far from the date line (or the article's start) a byline may stand, in lines.
 BYLINE_BEFORE, BYLINE_AFTER = 15, 8
 #: A line of names by the date line is short.
@@ -717,7 +719,10 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             names, strength = _author_names(rest[: dates[0].start] if dates else rest, True), 2
             if names is None and not line[marker.end():].strip() and i + 1 < len(lines):
                 names, strength = (_names_below(lines, i)[0] or None), 2
-        elif len(line) <= 80 and (ago := _AGO.search(line)) and _is_name_line(line[: ago.start()], stop):
+        elif (
+            len(line) <= 80 and line.rsplit(None, 1)[-1].lower().lstrip("0123456789") in _AGO_LAST
+            and (ago := _AGO.search(line)) and _is_name_line(line[: ago.start()], stop)
+        ):
             names, strength = _author_names(line[: ago.start()], False), 1  # "Kyle Wiggers 7 hours"
         elif _YEAR_HINT.search(line) and date_index is not None and abs(i - date_index) <= 2:
             d = _read_date_line(i, line, "", _languages(language), dt.date.max)
