@@ -31,7 +31,7 @@ from pipeline import logs
 
 logs.configure()
 
-from pipeline.options import new_run_id  # noqa: E402
+from pipeline.options import RUN_ID, new_run_id  # noqa: E402
 from pipeline.publish import DatasetOutput, check_schema  # noqa: E402
 from transforms.errors import UsageError  # noqa: E402
 
@@ -110,6 +110,8 @@ def compact(argv: Sequence[str], say=print) -> dict:
     retention = DEFAULT_RETENTION_HOURS if args.retention_hours is None else args.retention_hours
     if retention < 0:
         raise UsageError("--retention_hours cannot be negative")
+    if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
+        raise UsageError(f"--run_id {args.run_id!r}: use letters, digits, '.', '_' and '-' only (it names files)")
     run_id = args.run_id or f"compact-{new_run_id()}"
     done: dict = {"run_id": run_id}
     with maintained(args.output, run_id, say) as output:

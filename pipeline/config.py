@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 import os
 import re
 from typing import Any
@@ -15,7 +16,7 @@ import fsspec.utils
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import __version__, ledger
-from pipeline.options import IngestOptions, new_run_id
+from pipeline.options import RUN_ID, IngestOptions, new_run_id
 from schemas.article import SCHEMA_VERSION
 from transforms.canonical import load_aliases
 from transforms.clean import Rule, load_rules
@@ -25,7 +26,6 @@ from transforms.formats import JsonlFields
 from transforms.topics import Taxonomy, load_taxonomy, load_topic_model
 
 #: A run id names files and a staging folder: nothing that could step outside them.
-RUN_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +123,9 @@ def resolve(options: IngestOptions) -> RunConfig:
             raise UsageError(f"--{flag} must be a positive number, not {getattr(opts, flag)}")
     if opts.repeated_lines_min_articles < 0 or not 0.0 <= opts.repeated_lines_min_share <= 1.0:
         raise UsageError("--repeated_lines_min_articles must be >= 0 and --repeated_lines_min_share within 0-1")
+    for flag in ("watch_interval", "window_seconds", "progress_interval", "max_reject_ratio", "near_dup_threshold", "repeated_lines_min_share"):
+        if not math.isfinite(getattr(opts, flag)):
+            raise UsageError(f"--{flag} must be a finite number, not {getattr(opts, flag)}")
     if opts.watch_interval <= 0 or opts.window_seconds < 0:
         raise UsageError("--watch_interval must be positive and --window_seconds at least 0")
     if not 0.0 <= opts.max_reject_ratio <= 1.0:

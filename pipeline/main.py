@@ -163,6 +163,13 @@ def _runner(options: IngestOptions, streaming: bool = False):
     return runner
 
 
+def _run_id_taken(output: DatasetOutput, run_id: str, streaming: bool) -> bool:
+    """Whether the dataset already has that run's manifest (or, streaming, a window of it)."""
+    if output.fs.exists(output.manifest_path(run_id)):
+        return True
+    return streaming and bool(output.fs.glob(output.manifest_path(f"{run_id}-w*")))
+
+
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse flags, build and run the pipeline, publish it, print and return the manifest."""
     options, is_dry_run = parse_options(list(sys.argv[1:] if argv is None else argv))
@@ -177,6 +184,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         output = DatasetOutput(config.output, config.table_format)
     except ImportError as exc:  # fsspec: "Install s3fs to access S3" and the like
         raise UsageError(f"--output {config.output}: {exc}") from exc
+    if streaming and config.mode != "incremental":
+        raise UsageError(
+            f"--streaming with --mode {config.mode}: each window would replace what the windows before it wrote; "
+            "stream with --mode incremental (the default), reprocess history with a batch run"
+        )
+    given = options.view_as(IngestOptions).run_id
+    if given is not None and not is_dry_run and _run_id_taken(output, given, streaming):
+        raise UsageError(f"--run_id {given}: {config.output} already has a run of that id; its manifest would be overwritten")
     plan = plan_run(config, output)
     for pattern in plan.unmatched if not streaming else ():  # a watched folder may start empty
         print(f"warning: --input {pattern} matched no file", file=sys.stderr)

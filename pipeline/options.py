@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import difflib
+import re
 import secrets
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
@@ -90,6 +91,10 @@ def parse_options(argv: list[str]) -> tuple["IngestOptions", bool]:
     argv, is_dry_run = pop_dry_run(argv)
     check_flags(argv)
     return IngestOptions(argv), is_dry_run
+
+
+#: A run id names files: letters, digits, '.', '_' and '-', never "." or "..".
+RUN_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
 
 
 def new_run_id() -> str:

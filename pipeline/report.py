@@ -23,7 +23,6 @@ import html
 import json
 import math
 import posixpath
-import re
 import sys
 import urllib.parse
 from typing import Any, Callable, Iterable
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.options import RUN_ID
 from schemas.article import NULL_PARTITION
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile
@@ -1049,7 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id", nargs="?", help="the run (default: the latest that published)")
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-        if args.run_id is not None and not re.fullmatch(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}", args.run_id):
+        if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
             raise UsageError(f"RUN_ID {args.run_id!r}: a run id has letters, digits, '.', '_' and '-' only")
         path = write_report(args.output, args.run_id or latest_run(args.output))
     except UsageError as exc:

@@ -194,6 +194,9 @@ def test_hard_wrapped_paragraphs_are_rejoined_and_lines_kept_apart():
         ({"rules": [{"name": "a", "pattern": "x", "kind": "magic"}]}, "kind must be one of"),
         ({"rules": [{"name": "a", "pattern": "(?P<colour>x)"}]}, "unknown named groups"),
         ({"rules": [{"name": "a", "pattern": "x", "where": "middle"}]}, "where must be one of"),
+        ({"rules": [{"name": "a", "pattern": 5}]}, "pattern must be a string"),
+        ({"rules": [{"name": "a", "pattern": "x", "max_words": "ten"}]}, "max_words must be a whole number"),
+        ({"rules": [{"name": "a", "pattern": "x", "max_words": 0}]}, "max_words must be a whole number"),
         ({"nope": []}, "'rules' list"),
     ],
 )

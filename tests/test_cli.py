@@ -239,3 +239,34 @@ def test_which_inputs_would_read_the_run_s_own_files(pattern, refused, tmp_path)
     (tmp_path / "side").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "in")
     assert _walks_into(pattern.format(d=tmp_path), str(tmp_path / "in" / "out")) is refused
+
+
+@pytest.mark.parametrize("mode", ["rebuild", "overwrite_partitions"])
+def test_streaming_only_adds_each_window(mode, out, capsys):
+    # Each window would replace what the windows before it wrote.
+    assert main(["--input", str(SAMPLES), "--output", out, "--streaming", "--mode", mode]) == 2
+    assert "--streaming with --mode" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("flag", ["--watch_interval", "--window_seconds", "--progress_interval"])
+def test_a_number_that_is_not_finite_is_refused(flag, out, capsys):
+    assert main(["--input", str(SAMPLES), "--output", out, flag, "nan"]) == 2
+    assert f"{flag} must be a finite number" in _one_line_error(capsys)
+
+
+def test_a_run_id_the_dataset_already_has_is_refused(tmp_path, out, capsys):
+    (tmp_path / "a.txt").write_text("Council votes to expand river flood defences. " * 5)
+    flags = ["--input", str(tmp_path / "a.txt"), "--output", out, "--topic_model", "keywords", "--run_id", "r1"]
+    assert main(flags) == 0
+    capsys.readouterr()
+    assert main(flags) == 2  # its manifest, ledger and report would be overwritten
+    assert "already has a run of that id" in _one_line_error(capsys)
+
+
+def test_compact_refuses_a_run_id_that_is_no_file_name(out, capsys):
+    from pipeline.compact import main as compact_main
+
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords"]) == 0
+    capsys.readouterr()
+    assert compact_main([out, "--run_id", "../../evil"]) == 2
+    assert "--run_id '../../evil'" in _one_line_error(capsys)

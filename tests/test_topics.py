@@ -57,6 +57,12 @@ def test_title_hits_weigh_more_and_entities_count():
         ({"topics": [{"slug": "a"}]}, "neither keywords"),
         ({"topics": []}, "non-empty 'topics'"),
         ({"fallback": "../x", "topics": [{"slug": "a", "keywords": ["x"]}]}, "fallback"),
+        ({"topics": [{"slug": "a\n", "keywords": ["x"]}]}, "must match"),  # a slug names a folder
+        ({"topics": [{"slug": "a", "keywords": 5}]}, "keywords must be a list"),
+        ({"topics": [{"slug": "a", "entity_labels": ["ORG"]}]}, "entity_labels must map"),
+        ({"topics": [{"slug": "a", "entity_labels": {"ORG": "heavy"}}]}, "entity label 'ORG' must be a number"),
+        ({"min_score": "high", "topics": [{"slug": "a", "keywords": ["x"]}]}, "min_score must be a number"),
+        ({"entity_cap": "x", "topics": [{"slug": "a", "keywords": ["x"]}]}, "entity_cap must be a number"),
     ],
 )
 def test_bad_taxonomies_are_refused(spec, message):

@@ -103,6 +103,8 @@ def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
         place = raw.get("where", "anywhere")
         if place not in LINE_PLACES:
             raise RulePackError(f"{where} ({name}): where must be one of {LINE_PLACES}, not {place!r}")
+        if not isinstance(raw["pattern"], str):
+            raise RulePackError(f"{where} ({name}): pattern must be a string (quote it), not {raw['pattern']!r}")
         flags = re.IGNORECASE if raw.get("ignore_case", True) else 0
         try:
             pattern = re.compile(raw["pattern"], flags)
@@ -112,7 +114,9 @@ def parse_rules(spec: Any, source: str = "<rules>") -> tuple[Rule, ...]:
         if unknown:
             raise RulePackError(f"{where} ({name}): unknown named groups {sorted(unknown)}; use {LIFTED_FIELDS}")
         max_words = raw.get("max_words")
-        rules.append(Rule(name, kind, pattern, place, int(max_words) if max_words is not None else None))
+        if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1):
+            raise RulePackError(f"{where} ({name}): max_words must be a whole number of at least 1, not {max_words!r}")
+        rules.append(Rule(name, kind, pattern, place, max_words))
     return tuple(rules)
 
 

@@ -8,6 +8,7 @@ keyword hits (title weighted) plus entity-label weights; the winner must reach
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import hashlib
 import re
@@ -26,7 +27,7 @@ from transforms.package_data import rules_file
 from transforms.topic_embeddings import HEAD, EmbeddingTopicModel
 from transforms.topic_model import TOP_SCORES, TopicModel, TopicResult
 
-SLUG = re.compile(r"^[a-z0-9_]+$")
+SLUG = re.compile(r"[a-z0-9_]+")  # whole slugs only (fullmatch): it names a partition folder
 _WORD = re.compile(r"\w+")
 
 
@@ -64,6 +65,13 @@ def load_taxonomy(path: str | None = None) -> Taxonomy:
     return parse_taxonomy(parse_yaml(text, path), path)
 
 
+def _number(value: Any, what: str) -> float:
+    """A finite number from the taxonomy file, or a `TaxonomyError` that says where."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TaxonomyError(f"{what} must be a number, not {value!r}")
+    return float(value)
+
+
 def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:
     if not isinstance(spec, dict) or not isinstance(spec.get("topics"), list) or not spec["topics"]:
         raise TaxonomyError(f"{source}: expected a mapping with a non-empty 'topics' list")
@@ -71,25 +79,29 @@ def parse_taxonomy(spec: Any, source: str = "<taxonomy>") -> Taxonomy:
     topics, seen = [], {fallback}
     for i, raw in enumerate(spec["topics"]):
         slug = str(raw.get("slug", "")) if isinstance(raw, dict) else ""
-        if not SLUG.match(slug):
+        if not SLUG.fullmatch(slug):
             raise TaxonomyError(f"{source}: topic #{i + 1}: slug {slug!r} must match [a-z0-9_]+")
         if slug in seen:
             raise TaxonomyError(f"{source}: topic #{i + 1}: slug {slug!r} is used twice (or is the fallback)")
         seen.add(slug)
+        if not isinstance(raw.get("keywords") or [], list):
+            raise TaxonomyError(f"{source}: topic {slug!r}: keywords must be a list, not {raw['keywords']!r}")
+        if not isinstance(raw.get("entity_labels") or {}, dict):
+            raise TaxonomyError(f"{source}: topic {slug!r}: entity_labels must map labels to weights (ORG: 1.0), not {raw['entity_labels']!r}")
         keywords = tuple(str(k).lower().strip() for k in raw.get("keywords") or () if str(k).strip())
-        weights = tuple((str(k), float(v)) for k, v in (raw.get("entity_labels") or {}).items())
+        weights = tuple((str(k), _number(v, f"{source}: topic {slug!r}: entity label {k!r}")) for k, v in (raw.get("entity_labels") or {}).items())
         if not keywords and not weights:
             raise TaxonomyError(f"{source}: topic {slug!r} has neither keywords nor entity_labels")
         topics.append(Topic(slug, str(raw.get("label", slug)), raw.get("iptc_code"), keywords, weights))
-    if not SLUG.match(fallback):
+    if not SLUG.fullmatch(fallback):
         raise TaxonomyError(f"{source}: fallback {fallback!r} must match [a-z0-9_]+")
     return Taxonomy(
         name=str(spec.get("name", source)),
         version=str(spec.get("version", "unversioned")),
         fallback=fallback,
-        min_score=float(spec.get("min_score", 3)),
-        title_weight=float(spec.get("title_weight", 3)),
-        entity_cap=int(spec.get("entity_cap", 5)),
+        min_score=_number(spec.get("min_score", 3), f"{source}: min_score"),
+        title_weight=_number(spec.get("title_weight", 3), f"{source}: title_weight"),
+        entity_cap=int(_number(spec.get("entity_cap", 5), f"{source}: entity_cap")),
         topics=tuple(topics),
     )
 
