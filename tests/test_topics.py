@@ -163,3 +163,17 @@ def test_embeddings_cascade_runs_minilm_only_where_the_fast_head_is_unsure(tmp_p
     full._minilm.encode = lambda texts: calls.append(len(texts)) or full_encode(texts)
     full.probabilities(["Rovers win the cup final", "Officials met on Tuesday."])
     assert calls == [2] and "cascade" not in full.version
+
+
+def test_an_article_s_embedding_does_not_depend_on_its_batch_mates():
+    # Batched int8 inference scales activations over the batch: the same article in two runs
+    # with other neighbours must still get the same vector (and topic, and partition).
+    pytest.importorskip("onnxruntime")
+    from transforms.topic_embeddings import _MiniLM
+
+    texts = ["The council voted to expand the river flood defences after two winters of damage.",
+             "Short one.", "Stocks fell sharply on Tuesday as investors weighed new data on inflation and rates. " * 8]
+    encoder = _MiniLM()
+    alone = encoder.encode(texts[:1])
+    together = encoder.encode(texts)
+    assert (alone[0] == together[0]).all()

@@ -98,7 +98,10 @@ class _WordLlama:
 
 
 class _MiniLM:
-    def __init__(self, max_len: int = MAX_TOKENS, batch: int = 16):
+    def __init__(self, max_len: int = MAX_TOKENS, batch: int = 1):
+        # One text a call: the int8 graph scales its activations over the whole batch, padding
+        # included, so a text's embedding (and topic, and partition) would depend on which other
+        # texts share its batch; alone, it is the same in every run, and on one core no slower.
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
