@@ -49,7 +49,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from pipeline import ledger, lock  # noqa: E402
 from pipeline.publish import STAGING, DatasetOutput  # noqa: E402
-from schemas.article import NULL_PARTITION, SCHEMA_VERSION, SCHEMA_VERSION_KEY, read_dataset, source_id  # noqa: E402
+from schemas.article import NULL_PARTITION, SCHEMA_VERSION, SCHEMA_VERSION_KEY, source_id  # noqa: E402
 from transforms.choices import DEFAULT_MAX_ARTICLE_BYTES  # noqa: E402
 from transforms.clean import clean_article, load_rules  # noqa: E402
 from transforms.errors import UsageError, loaded  # noqa: E402
@@ -250,9 +250,10 @@ def find_article(out: DatasetOutput, wanted: str) -> dict[str, Any]:
     wanted = wanted.strip().lower()
     if not wanted:
         raise UsageError("--id is empty: give an article_id or a unique prefix of it")
-    if not out.partition_files():
+    files = out.partition_files()  # what readers see: a Delta table's current version only
+    if not files:
         raise UsageError(f"{out.url} holds no articles")
-    dataset = read_dataset(out.root, filesystem=None if lock.is_local(out.fs) else out.fs)
+    dataset = ds.dataset([posixpath.join(out.root, f) for f in files], format="parquet", filesystem=out.fs)
     scanner = dataset.scanner(columns=["article_id"], filter=pc.starts_with(ds.field("article_id"), pattern=wanted))
     matches: dict[str, str] = {}
     for tagged in scanner.scan_batches():

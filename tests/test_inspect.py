@@ -292,3 +292,21 @@ def test_module_runs_with_help_and_errors_in_one_line(tmp_path):
     assert failed.returncode == 2
     (line,) = failed.stderr.splitlines()
     assert line.startswith(f"error: {tmp_path} is an empty folder")
+
+
+@e2e
+def test_on_a_delta_table_an_article_its_current_version_no_longer_has_is_not_found(tmp_path, capsys):
+    pytest.importorskip("deltalake")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    story = inbox / "a.txt"
+    story.write_text("The council voted on Tuesday to expand the river flood defences after two winters of damage.\n")
+    out = tmp_path / "table"
+    flags = ["--input", str(inbox), "--output", str(out), "--table_format", "delta", "--topic_model", "keywords", "--quiet"]
+    run(flags)
+    (old,) = [r["article_id"] for r in read_dataset(str(out)).to_table(columns=["article_id"]).to_pylist()]
+    story.write_text("Farmers in the valley reported an early harvest after a warm spring this year.\n")
+    run(flags)  # the changed input's old row leaves the table's current version (its file stays for time travel)
+    capsys.readouterr()
+    assert main([str(out), "--id", old]) == 2
+    assert "no article with id" in capsys.readouterr().err
