@@ -35,8 +35,10 @@ from transforms.match import match_pattern
 _TICK = 0.2
 
 
-class StopRequested(Exception):
-    """SIGTERM or SIGINT arrived while a window's pipeline ran."""
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived while a window's pipeline ran. Not an `Exception`, like
+    KeyboardInterrupt: the stages' per-article guards (``except Exception``) would take it for a
+    failed batch, go on, and publish the window."""
 
 
 def stamps(patterns: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:

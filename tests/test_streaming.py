@@ -99,3 +99,18 @@ def test_a_stream_into_a_delta_table_commits_each_window_once(tmp_path, ruler_mo
     manifests = [json.loads(p.read_text()) for p in (out / "_runs").glob("*.json")]
     assert len(manifests) == len(table.history()) == 2  # a window, a commit
     assert sorted(m["delta_transaction"] for m in manifests) == [1, 2]
+
+
+def test_a_stop_request_is_never_taken_for_a_failed_article_or_batch():
+    # The signal handler raises it wherever the window's pipeline is: the stages' guards must
+    # let it through, so the window stops unpublished.
+    from pipeline.watch import StopRequested
+    from transforms.failures import batch_or_one_by_one, run_guarded
+
+    def stopped(_):
+        raise StopRequested("SIGTERM")
+
+    with pytest.raises(StopRequested):
+        list(batch_or_one_by_one("entities", [1, 2], stopped))
+    with pytest.raises(StopRequested):
+        list(run_guarded("clean", 1, stopped))
