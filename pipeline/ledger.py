@@ -156,7 +156,7 @@ def update_index(
     dropped: Iterable[str] = (),
 ) -> int:
     """Write the index after a publish to ``writer``, a batch of the old index at a time; return
-    how many committed inputs it forgets.
+    how many committed inputs with rows it forgets (their rows went with the removed files).
 
     ``run_rows``: this run's inputs (their new entries replace any older ones). ``moved``:
     ``source_path, source_line, file`` of earlier runs' rows that a merge moved into a new file.
@@ -173,8 +173,8 @@ def update_index(
         batch = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         ids = keys_of(batch)
         superseded = pc.is_in(ids, value_set=run_ids)
-        if replace_all:
-            forgotten += batch.num_rows - _count(superseded)
+        if replace_all:  # every older entry goes; the count is of those that had rows
+            forgotten += _count(pc.and_(pc.equal(batch["outcome"], WRITTEN), pc.invert(superseded)))
             continue
         where = pc.index_in(ids, value_set=moved_ids)
         is_moved = pc.is_valid(where)

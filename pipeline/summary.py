@@ -289,7 +289,7 @@ def format_summary(summary: dict[str, Any], verbose: bool = False) -> str:
     if rewritten:
         rows = sum(r["rows_removed"] for r in rewritten) - summary.get("records_vanished", 0)
         if rows > 0:
-            lines.append(f"  replaced the old rows of {n(rows, 'changed input')} in {n(len(rewritten), 'file')}")
+            lines.append(f"  replaced the old rows of {n(rows, 'input')} processed again in {n(len(rewritten), 'file')}")
     if summary.get("rejected_kept_rows"):
         lines.append(f"  {n(summary['rejected_kept_rows'], 'rejected input')} kept the row an earlier run wrote of it")
     if summary.get("records_vanished"):

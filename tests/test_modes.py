@@ -101,3 +101,16 @@ def test_overwrite_partitions_says_which_other_inputs_lost_their_rows(tmp_path, 
     assert again["inputs_forgotten"] == 1
     assert "with the rows of 1 input this run did not process" in capsys.readouterr().out
     assert [r["source_path"].rsplit("/", 1)[1] for r in _rows(out)] == ["a.txt"]
+
+
+def test_a_rebuild_counts_only_the_inputs_whose_rows_it_removed(tmp_path, capsys):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(next(SAMPLES.glob("000_*.txt")), inbox / "a.txt")
+    (inbox / "empty.txt").write_bytes(b"")  # rejected: it never had a row
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--topic_model", "keywords"]
+    run(["--input", str(inbox), *common])
+    rebuild = run(["--input", str(inbox / "a.txt"), *common, "--mode", "rebuild"])
+    assert rebuild["inputs_forgotten"] == 0
+    assert "with the rows of" not in capsys.readouterr().out
