@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from pipeline import logs
@@ -27,6 +28,8 @@ exit status:
   2  usage error: a flag, file, model or output that cannot be used; nothing was done
   3  published, but an --input pattern matched no file, or more than --max_reject_ratio
      of the records processed were rejected
+  130 stopped by Ctrl-C or SIGTERM: the lock is released; the next run cleans up (or, if
+     the stopped run was publishing, finishes) what it left
 
 example:
   python -m pipeline --input 'samples/incoming/*.txt' --output output/samples
@@ -46,6 +49,10 @@ def help_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
@@ -53,11 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from pipeline.main import exit_status, run  # imported late: --help should not pay for Beam and spaCy
 
+    # SIGTERM (a scheduler stopping the job) stops a run as Ctrl-C does: the lock is released
+    # and the unpublished run is cleaned up by the next one. Killed outright, the lock would
+    # hold the output for hours against runs on other hosts. (A stream installs its own.)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         manifest = run(argv)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped: the lock is released; the next run cleans up (or, if this one was publishing, finishes) what it left", file=sys.stderr)
+        return 130
     if manifest.get("dry_run"):
         return 0
     ratio = manifest.get("options", {}).get("max_reject_ratio", 0.5)

@@ -270,3 +270,25 @@ def test_compact_refuses_a_run_id_that_is_no_file_name(out, capsys):
     capsys.readouterr()
     assert compact_main([out, "--run_id", "../../evil"]) == 2
     assert "--run_id '../../evil'" in _one_line_error(capsys)
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_and_releases_the_lock(out, monkeypatch, capsys):
+    # A scheduler stops a job with SIGTERM; killed outright, the run's lock would hold the output.
+    import os
+    import signal
+
+    from transforms import faults
+
+    def terminated_at(point):
+        if point == "pipeline-finished":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(faults, "reached", terminated_at)
+    try:
+        assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords"]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert "stopped: the lock is released" in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(out, "_lock"))
+    assert not os.path.exists(os.path.join(out, "_runs"))  # nothing published
