@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler stopping the job) stops a run as Ctrl-C does: the lock is released
     # and the unpublished run is cleaned up by the next one. Killed outright, the lock would
     # hold the output for hours against runs on other hosts. (A stream installs its own.)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         manifest = run(argv)
     except UsageError as exc:
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped: the lock is released; the next run cleans up (or, if this one was publishing, finishes) what it left", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, previous)
     if manifest.get("dry_run"):
         return 0
     ratio = manifest.get("options", {}).get("max_reject_ratio", 0.5)
