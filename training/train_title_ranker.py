@@ -1,7 +1,7 @@
 """Train + cross-validate the plain-text headline ranker; write transforms/models/title_model.json.
 
     pip install -e .[train]
-    python training/train_title_ranker.py            # CV figures (5 x 5 folds grouped by site) + the model (~30-45 s)
+    python training/train_title_ranker.py            # CV figures (5 x 5 folds grouped by site) + the model (under a minute)
     python training/train_title_ranker.py --no-final # CV figures only
 
 Data, from `tests/data/eval/`: `fundus/` (258 pages of 181 publishers in 27 languages; the gold
