@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import yaml
 
+from transforms.errors import UsageError
 from transforms.package_data import rules_file
 from transforms.text import fold
 
@@ -217,6 +218,30 @@ def pipeline_topics(model: str = "keywords", taxonomy_path: str | None = None) -
     return classify
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """A one-line `UsageError` for a folder or file the command cannot score, before any work."""
+    if args.what in ("cleaning", "metadata"):
+        suffix = ".gold.txt" if args.what == "cleaning" else ".meta.json"
+        if not os.path.isdir(args.dir):
+            raise UsageError(f"{args.dir}: not a folder (give a folder of <id>.input.txt and <id>{suffix})")
+        if not any(name.endswith(suffix) for name in os.listdir(args.dir)):
+            raise UsageError(f"{args.dir}: no <id>{suffix} in it: nothing to score")
+        if getattr(args, "html", None) and not os.path.isdir(args.html):
+            raise UsageError(f"--html {args.html}: not a folder (give a folder of <id>.html.gz)")
+        return
+    if not os.path.isfile(args.file):
+        raise UsageError(f"{args.file}: not a file (give JSON lines {{\"text\": ..., \"label\": ...}})")
+    try:
+        with open(args.file, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    record = json.loads(line)
+                    if not isinstance(record, dict) or not isinstance(record.get("text"), str) or "label" not in record:
+                        raise UsageError(f"{args.file}, line {number}: expected {{\"text\": \"...\", \"label\": ...}}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{args.file}: not UTF-8 JSON lines ({exc})") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -231,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     topics.add_argument("--topic_model", default="embeddings", help="as the pipeline's --topic_model")
     topics.add_argument("--topics", help="taxonomy YAML, as the pipeline's --topics")
     args = parser.parse_args(argv)
+    try:
+        _check_inputs(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     if args.what == "cleaning":
         scores = evaluate_cleaning(args.dir, args.html)

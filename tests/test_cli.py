@@ -290,3 +290,21 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_releases_the_lock(out, monkeypatch,
     assert "stopped: the lock is released" in capsys.readouterr().err
     assert not os.path.exists(os.path.join(out, "_lock"))
     assert not os.path.exists(os.path.join(out, "_runs"))  # nothing published
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cleaning", "{d}/nowhere"], "not a folder"),
+        (["cleaning", "{d}"], "nothing to score"),
+        (["metadata", "{d}/labels.jsonl"], "not a folder"),
+        (["topics", "{d}"], "not a file"),
+        (["topics", "{d}/labels.jsonl"], "line 1: expected"),
+    ],
+)
+def test_evaluate_says_in_one_line_what_it_cannot_score(args, message, tmp_path, capsys):
+    from pipeline.evaluate import main as evaluate_main
+
+    (tmp_path / "labels.jsonl").write_text('{"text": "no label"}\n')
+    assert evaluate_main([a.format(d=tmp_path) for a in args]) == 2
+    assert message in _one_line_error(capsys)
