@@ -547,3 +547,47 @@ def test_remembered_rule_matches_stay_bounded(monkeypatch):
     clean_text("\n\n".join(lines[:20] + [long_line.strip()]), RULES, classify=False)
     assert all(len(line) <= clean._Matcher.MEMO_CHARS for _, line in clean._matcher(tuple(RULES))._memo)
     clean.forget_rule_matches()
+
+
+_P = "The council met on Tuesday to discuss the river walls and the plan for the coming winter season."
+_Q = "Residents said the floods had cost them dearly this winter and last, and they wanted action now."
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Dated 12 March 1950, the letter was found in an attic.",  # a sentence that opens with a date
+        "Published 3 May 2021, the report warned of floods.",
+        "Updated figures released 3 March 2024 showed a fall.",  # a sentence that opens with a cue word
+    ],
+)
+def test_a_sentence_that_opens_with_a_date_or_a_cue_stays_whole_and_gives_no_date(first):
+    result = clean_text("\n\n".join([first, _P, _Q]), RULES)
+    assert result.body.split("\n\n")[0] == first
+    assert "date" not in result.meta
+
+
+@pytest.mark.parametrize("line", ["By The Numbers", "By Tuesday Evening", "By Then It Was Too Late"])
+def test_a_phrase_after_by_is_no_author(line):
+    assert "author" not in clean_text("\n\n".join([line, _P, _Q]), RULES).meta
+    assert clean_text("\n\n".join(["By Jane Smith", _P, _Q]), RULES).meta["author"] == "Jane Smith"
+
+
+def test_many_widget_markers_cost_time_in_proportion_to_the_lines():
+    # Every marker used to check all the lines after it: 10,000 took close to a minute. The
+    # lines are counted, not timed: each line is asked once whether it is teaser-like.
+    from transforms import clean
+
+    calls = 0
+    original = clean._is_teaser
+
+    def counted(line, matcher):
+        nonlocal calls
+        calls += 1
+        return original(line, matcher)
+
+    text = "\n\n".join(f"Related\n\nStory number {i} about the river" for i in range(2000)) + "\n\n" + _P
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clean, "_is_teaser", counted)
+        clean_text(text, RULES, classify=False)
+    assert calls <= 4001

@@ -293,6 +293,13 @@ def test_corrupt_compressed_files_are_rejected_as_such_without_a_traceback(name,
     assert not [r for r in caplog.records if r.exc_info]
 
 
+def test_a_null_text_field_is_said_to_be_null_not_missing():
+    from transforms.formats import jsonl_record
+
+    with pytest.raises(ArticleRejected, match="field 'text' is null"):
+        jsonl_record({"id": 1, "text": None}, JsonlFields())
+
+
 def test_a_lone_surrogate_in_a_json_line_becomes_a_replacement_character():
     # JSON can escape half of an emoji ("\ud83d"); Python decodes it to a code point UTF-8 (Parquet,
     # the tokenizers) cannot hold, so every field gets U+FFFD instead, with or without the repair.

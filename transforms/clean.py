@@ -247,11 +247,14 @@ def clean_text(
                     del keep[0]
                 break
 
-    # 2. A widget tail: the first marker after which everything is teaser-like.
+    # 2. A widget tail: the first marker after which everything is teaser-like, so no marker
+    #    before the last line that is not (found from the end, once: a page of many markers
+    #    would otherwise check the lines after each of them again).
     order = sorted(keep)
-    for pos, i in enumerate(order):
-        marker = matcher.first(TAIL, keep[i])[0]
-        if marker and all(_is_teaser(keep[j], matcher) for j in order[pos + 1 :]):
+    last_prose = next((pos for pos in range(len(order) - 1, -1, -1) if not _is_teaser(keep[order[pos]], matcher)), -1)
+    for pos in range(max(last_prose, 0), len(order)):
+        marker = matcher.first(TAIL, keep[order[pos]])[0]
+        if marker:
             for j in order[pos:]:
                 drop(j, marker.name)
             break

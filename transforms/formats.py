@@ -129,7 +129,7 @@ def jsonl_record(record: Any, fields: JsonlFields) -> dict[str, str | None]:
         raise ArticleRejected(f"a JSON line must hold an object, not {type(record).__name__}", errors.BAD_RECORD)
     text = record.get(fields.text)
     if not isinstance(text, str):
-        problem = "is missing" if text is None else f"is a {type(text).__name__}, not a string"
+        problem = "is missing" if fields.text not in record else "is null" if text is None else f"is a {type(text).__name__}, not a string"
         keys = ", ".join(repr(k) for k in list(record)[:12]) + (", ..." if len(record) > 12 else "")
         raise ArticleRejected(
             f"field {fields.text!r} {problem}; the record's keys are {keys or 'none'}: "

@@ -647,6 +647,10 @@ politik wirtschaft ausland inland kultur panorama meinung wissen gesellschaft re
 noticias política economía deportes cultura opinión actualité politique économie sports monde société
 notizie politica economia esteri cronaca sport
 """.split())
+#: Words that start a phrase after "By", never a name ("By The Numbers", "By Then it was too
+#: late", "By Tuesday evening").
+_NOT_A_NAME_START = frozenset("""the a an this that these those then now far monday tuesday wednesday thursday friday
+saturday sunday""".split())
 #: Articles that start titles and labels, never a person's name.
 _ARTICLES = frozenset("the a an le la les der die das el los las il lo gli un una uno ein eine de het".split())
 
@@ -671,7 +675,7 @@ def _author_names(text: str, marked: bool) -> list[str] | None:
         tokens = part.strip(" .,;:").split()
         if not tokens or (names and len(tokens) == 1):
             continue  # a place or an agency after the names ("Von Johannes Ritter, Zürich", ", dpa")
-        if len(tokens) > 5 or len(part) > 50 or not tokens[0][0].isupper():
+        if len(tokens) > 5 or len(part) > 50 or not tokens[0][0].isupper() or (not names and tokens[0].lower() in _NOT_A_NAME_START):
             return None
         if any(not (t[0].isupper() or t.lower() in _PARTICLES) or any(c.isdigit() for c in t) for t in tokens):
             return None
