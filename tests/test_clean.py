@@ -591,3 +591,8 @@ def test_many_widget_markers_cost_time_in_proportion_to_the_lines():
         patch.setattr(clean, "_is_teaser", counted)
         clean_text(text, RULES, classify=False)
     assert calls <= 4001
+
+
+def test_a_lifted_field_of_a_page_run_together_is_left_out():
+    line = "By " + "A" * 50_000
+    assert "author" not in clean_text("\n\n".join([line, _P, _Q]), RULES).meta

@@ -193,9 +193,13 @@ def _is_teaser(line: str, matcher: _Matcher) -> bool:
     )
 
 
+#: A lifted field longer than this is not metadata ("By " and a run-together page): left out.
+MAX_LIFTED_CHARS = 300
+
+
 def _lift(meta: dict[str, str], match: re.Match[str]) -> None:
     for key, value in match.groupdict().items():
-        if value and value.strip() and key not in meta:
+        if value and value.strip() and key not in meta and len(value.strip()) <= MAX_LIFTED_CHARS:
             meta[key] = value.strip()
 
 
