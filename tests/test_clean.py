@@ -596,3 +596,9 @@ def test_many_widget_markers_cost_time_in_proportion_to_the_lines():
 def test_a_lifted_field_of_a_page_run_together_is_left_out():
     line = "By " + "A" * 50_000
     assert "author" not in clean_text("\n\n".join([line, _P, _Q]), RULES).meta
+
+
+def test_a_breadcrumb_on_top_of_an_article_is_not_its_title():
+    result = clean_text("\n\n".join(["Home > News > Politics", _P, _Q]), RULES)
+    assert result.meta.get("title") != "Home > News > Politics"
+    assert clean_text("\n\n".join(["Council backs new river walls", _P, _Q]), RULES).meta["title"] == "Council backs new river walls"

@@ -54,12 +54,17 @@ def to_paragraphs(text: str) -> list[str]:
     return paragraphs
 
 
+#: Two breadcrumb separators: "Home > News > Politics" is a site's path, not a headline.
+_BREADCRUMB = re.compile(r"\s[>»›/]\s.*\s[>»›/]\s")
+
+
 def looks_like_title(line: str) -> bool:
     words = line.split()
     return (
         2 <= len(words) <= TITLE_MAX_WORDS
         and (line[0].isupper() or line[0].isdigit())
         and not line.endswith((".", "!", ";", ":", ",", '"', "”", "’", "'", ")", *ELLIPSIS))
+        and not _BREADCRUMB.search(line)
     )
 
 
