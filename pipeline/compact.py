@@ -31,8 +31,8 @@ from pipeline import logs
 
 logs.configure()
 
-from pipeline.options import RUN_ID, new_run_id  # noqa: E402
-from pipeline.publish import DatasetOutput, check_schema  # noqa: E402
+from pipeline.options import RUN_ID, RUN_ID_RULE, new_run_id  # noqa: E402
+from pipeline.publish import RUN_ID_TAKEN, DatasetOutput, check_schema  # noqa: E402
 from transforms.errors import UsageError  # noqa: E402
 
 PROG = "python -m pipeline.compact"
@@ -111,10 +111,12 @@ def compact(argv: Sequence[str], say=print) -> dict:
     if retention < 0:
         raise UsageError("--retention_hours cannot be negative")
     if args.run_id is not None and not RUN_ID.fullmatch(args.run_id):
-        raise UsageError(f"--run_id {args.run_id!r}: use letters, digits, '.', '_' and '-' only (it names files)")
+        raise UsageError(f"--run_id {args.run_id!r}: {RUN_ID_RULE}")
     run_id = args.run_id or f"compact-{new_run_id()}"
     done: dict = {"run_id": run_id}
     with maintained(args.output, run_id, say) as output:
+        if args.run_id is not None and output.has_run(run_id):
+            raise UsageError(f"--run_id {run_id}: {args.output} {RUN_ID_TAKEN}")
         if args.reindex:
             if output.table_format != "delta":
                 raise UsageError(f"--reindex: {args.output} is not a Delta table")

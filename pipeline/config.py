@@ -16,7 +16,7 @@ import fsspec.utils
 from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline import __version__, ledger
-from pipeline.options import RUN_ID, IngestOptions, new_run_id
+from pipeline.options import RUN_ID, RUN_ID_RULE, IngestOptions, new_run_id
 from schemas.article import SCHEMA_VERSION
 from transforms.canonical import load_aliases
 from transforms.clean import Rule, load_rules
@@ -115,7 +115,7 @@ def resolve(options: IngestOptions) -> RunConfig:
     if any(not pattern.strip() for pattern in opts.input):
         raise UsageError("--input is empty (an unset variable?): name a path, glob or directory")
     if opts.run_id is not None and not RUN_ID.fullmatch(opts.run_id):
-        raise UsageError(f"--run_id {opts.run_id!r}: use letters, digits, '.', '_' and '-' only (it names files)")
+        raise UsageError(f"--run_id {opts.run_id!r}: {RUN_ID_RULE}")
     if not opts.output:
         raise UsageError("--output is required (the dataset root; any fsspec URL)")
     for flag in ("max_article_bytes", "ner_batch_size", "max_rows_per_file", "min_rows_per_file"):

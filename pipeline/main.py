@@ -26,7 +26,7 @@ from pipeline.config import RunConfig, resolve
 from pipeline.options import IngestOptions, parse_options
 from pipeline.plan import dry_run, plan_run, stale_settings
 from pipeline.progress import ProgressReporter, stage_seconds
-from pipeline.publish import DatasetOutput, check_schema
+from pipeline.publish import RUN_ID_TAKEN, DatasetOutput, check_schema
 from pipeline.report import write_report
 from pipeline.signatures import OutputSignatures
 from pipeline.summary import SummarizeRun, format_summary
@@ -163,13 +163,6 @@ def _runner(options: IngestOptions, streaming: bool = False):
     return runner
 
 
-def _run_id_taken(output: DatasetOutput, run_id: str, streaming: bool) -> bool:
-    """Whether the dataset already has that run's manifest (or, streaming, a window of it)."""
-    if output.fs.exists(output.manifest_path(run_id)):
-        return True
-    return streaming and bool(output.fs.glob(output.manifest_path(f"{run_id}-w*")))
-
-
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse flags, build and run the pipeline, publish it, print and return the manifest."""
     options, is_dry_run = parse_options(list(sys.argv[1:] if argv is None else argv))
@@ -190,8 +183,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             "stream with --mode incremental (the default), reprocess history with a batch run"
         )
     given = options.view_as(IngestOptions).run_id
-    if given is not None and not is_dry_run and _run_id_taken(output, given, streaming):
-        raise UsageError(f"--run_id {given}: {config.output} already has a run of that id; its manifest would be overwritten")
+    if given is not None and not is_dry_run and output.has_run(given, streaming):
+        raise UsageError(f"--run_id {given}: {config.output} {RUN_ID_TAKEN}")
     plan = plan_run(config, output)
     for pattern in plan.unmatched if not streaming else ():  # a watched folder may start empty
         print(f"warning: --input {pattern} matched no file", file=sys.stderr)

@@ -93,8 +93,10 @@ def parse_options(argv: list[str]) -> tuple["IngestOptions", bool]:
     return IngestOptions(argv), is_dry_run
 
 
-#: A run id names files: letters, digits, '.', '_' and '-', never "." or "..".
-RUN_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
+#: A run id names files: letters, digits, '.', '_' and '-', not starting with '.' (no ".", "..",
+#: or a hidden manifest such as ``.json.json``).
+RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,128}")
+RUN_ID_RULE = "use letters, digits, '.', '_' and '-' only, not starting with '.' (it names files)"
 
 
 def new_run_id() -> str:

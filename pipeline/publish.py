@@ -35,7 +35,7 @@ from pipeline import ledger, lock
 from pipeline.delta_table import DELTA_LOG, DataFile, DeltaLog, TableChanged, table_uri
 from pipeline.ledger import REJECTIONS as REJECTED
 from pipeline.ledger import INDEX_DIR, RUNS, ledger_path
-from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, article_id, source_id, split_source_id
+from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, article_id, is_data_file_name, source_id, split_source_id
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
@@ -142,6 +142,13 @@ class DatasetOutput:
     def manifest_path(self, run_id: str) -> str:
         return self._path(RUNS, f"{run_id}.json")
 
+    def has_run(self, run_id: str, streaming: bool = False) -> bool:
+        """Whether the dataset already has that run's manifest (or, streaming, a window of it):
+        a run reusing the id would overwrite its manifest, ledger and report."""
+        if self.fs.exists(self.manifest_path(run_id)):
+            return True
+        return streaming and bool(self.fs.glob(self.manifest_path(f"{run_id}-w*")))
+
     def url_of(self, path: str) -> str:
         """A path on this output's file system as the user would write it (with its protocol
         when the output was given as a URL)."""
@@ -155,7 +162,8 @@ class DatasetOutput:
         return self._hive_files()
 
     def _hive_files(self) -> list[str]:
-        return sorted(posixpath.relpath(p, self.root) for p in self.fs.glob(self._path("date=*", "topic=*", "*.parquet")))
+        found = self.fs.glob(self._path("date=*", "topic=*", "*.parquet"))
+        return sorted(posixpath.relpath(p, self.root) for p in found if is_data_file_name(posixpath.basename(p)))
 
     def open(self, relative: str, mode: str = "rb"):
         return self.fs.open(self._path(relative), mode)
@@ -733,6 +741,10 @@ def check_schema(output: DatasetOutput) -> None:
             + "; ".join(problems)
             + ". Write to a new --output, or reprocess into it with --mode rebuild."
         )
+
+
+#: Why a run id the dataset has is refused.
+RUN_ID_TAKEN = "already has a run of that id; its manifest, ledger and report would be overwritten"
 
 
 def _is_data_file(rel: str) -> bool:

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.options import RUN_ID
-from schemas.article import NULL_PARTITION
+from schemas.article import NULL_PARTITION, is_data_file_name
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile
 
@@ -917,7 +917,7 @@ def read_run_rows(output_url: str, manifest: dict[str, Any]) -> pa.Table | None:
     for partition in sorted(gone):
         for path in sorted(fs.glob(posixpath.join(root, partition, "*.parquet"))):
             rel = posixpath.relpath(fs._strip_protocol(path), root)
-            if rel not in done:
+            if rel not in done and is_data_file_name(posixpath.basename(rel)):
                 tables.append(_read_rows(fs, path, rel, run_id, extra))
     tables = [t for t in tables if t.num_rows] or tables[:1]
     if not tables:

@@ -195,6 +195,16 @@ def to_table(articles: Iterable[Article], run_id: str, processed_at: dt.datetime
     return pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
 
 
+#: Names readers skip (pyarrow's default, Spark, Hive): a file set aside as ``_name`` or ``.name``
+#: is no part of the data, for the pipeline's own tools either.
+HIDDEN_PREFIXES = ("_", ".")
+
+
+def is_data_file_name(name: str) -> bool:
+    """A Parquet file name readers take as data (not set aside with a hidden prefix)."""
+    return name.endswith(".parquet") and not name.startswith(HIDDEN_PREFIXES)
+
+
 def read_dataset(path: str, filesystem: Any = None) -> ds.Dataset:
     """Open an output directory as one table, partition columns included. The schema is this
     version's, so the columns a newer version added read as null in files written before it
@@ -206,5 +216,5 @@ def read_dataset(path: str, filesystem: Any = None) -> ds.Dataset:
         partitioning=PARTITIONING,
         filesystem=filesystem,
         exclude_invalid_files=False,
-        ignore_prefixes=["_", "."],
+        ignore_prefixes=list(HIDDEN_PREFIXES),
     )

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -270,6 +271,41 @@ def test_compact_refuses_a_run_id_that_is_no_file_name(out, capsys):
     capsys.readouterr()
     assert compact_main([out, "--run_id", "../../evil"]) == 2
     assert "--run_id '../../evil'" in _one_line_error(capsys)
+
+
+def test_compact_refuses_a_run_id_the_dataset_already_has(out, capsys):
+    """Its manifest and ledger would be overwritten, and an index rebuilt from the ledgers would
+    take that run's inputs for new ones."""
+    from pipeline.compact import main as compact_main
+
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords", "--run_id", "r1"]) == 0
+    before = (Path(out) / "_runs" / "r1.json").read_text()
+    capsys.readouterr()
+    assert compact_main([out, "--run_id", "r1"]) == 2
+    assert "already has a run of that id" in _one_line_error(capsys)
+    assert (Path(out) / "_runs" / "r1.json").read_text() == before
+    assert compact_main([out, "--run_id", ".json"]) == 2  # a hidden manifest, _runs/.json.json
+    assert "not starting with '.'" in _one_line_error(capsys)
+
+
+def test_a_parquet_file_set_aside_with_a_hidden_prefix_is_no_data_for_the_tools(out, capsys):
+    """Readers skip ``_name`` and ``.name``; compaction, inspect and the index must too (compact
+    merged a set-aside copy back into the data: every row twice)."""
+    import pyarrow.parquet as pq
+
+    from pipeline.compact import main as compact_main
+    from pipeline.publish import DatasetOutput
+    from schemas.article import read_dataset
+
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords"]) == 0
+    rows = read_dataset(out).count_rows()
+    first = sorted(Path(out).glob("date=*/topic=*/*.parquet"))[0]
+    for name in ("_quarantined.parquet", ".hidden.parquet"):
+        shutil.copy(first, first.parent / name)
+    assert not [f for f in DatasetOutput(out).partition_files() if "hidden" in f or "quarantined" in f]
+    assert compact_main([out, "--min_rows_per_file", "1000", "--max_rows_per_file", "5000"]) == 0
+    assert read_dataset(out).count_rows() == rows
+    assert pq.read_metadata(first.parent / "_quarantined.parquet").num_rows > 0  # left where it was
 
 
 def test_sigterm_stops_a_run_like_ctrl_c_and_releases_the_lock(out, monkeypatch, capsys):

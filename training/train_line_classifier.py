@@ -378,7 +378,9 @@ def main():
     if args.out_dir:
         os.makedirs(args.out_dir, exist_ok=True)
         for p, q, t in zip(pages, cv_probs, cv_t):
-            with open(os.path.join(args.out_dir, p["id"] + ".txt"), "w", encoding="utf-8") as f:
+            path = os.path.join(args.out_dir, p["id"] + ".txt")  # fundus/<page>: a folder per set
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
                 f.write("\n\n".join(l for l, k in zip(p["lines"], lc.decode(list(q), *t)) if k))
         np.save(os.path.join(args.out_dir, "_cv_probs.npy"), np.array(cv_probs, dtype=object), allow_pickle=True)
         with open(os.path.join(args.out_dir, "_langs.json"), "w") as f:
