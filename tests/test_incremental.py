@@ -62,6 +62,22 @@ def test_the_dry_run_says_what_the_run_then_does(inbox, tmp_path, ruler_model):
     assert len(rows) == len({(r["source_path"], r["source_line"]) for r in rows}) == 5
 
 
+def test_a_folder_spelt_another_way_is_the_same_input(inbox, tmp_path, ruler_model, monkeypatch):
+    """``in//`` and ``../in/.`` from another working directory name the same files: they are
+    skipped as unchanged, not ingested a second time."""
+    out = tmp_path / "out"
+    first = run(["--input", str(inbox), *_flags(ruler_model, out)])
+    monkeypatch.chdir(inbox)
+    for spelling in (f"{tmp_path}//in/", "../in/./"):
+        again = run(["--input", spelling, *_flags(ruler_model, out)])
+        assert again["articles_written"] == 0 and again["skipped"] == first["articles_written"] + first["articles_rejected"], spelling
+    paths = set(read_dataset(str(out)).to_table(columns=["source_path"])["source_path"].to_pylist())
+    assert all("//" not in p and "/." not in p for p in paths) and len(paths) == 4  # the feed's two rows share a path
+    from transforms.match import match_pattern
+
+    assert match_pattern(f"file://{tmp_path}//in/../in/a.txt").files == [f"file://{inbox}/a.txt"]
+
+
 def test_lines_a_feed_no_longer_has_lose_their_rows(tmp_path, ruler_model):
     inbox = tmp_path / "in"
     inbox.mkdir()

@@ -8,6 +8,7 @@ fused read-clean-NER stage would run in one worker.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Iterator, Mapping
 
 import apache_beam as beam
@@ -76,7 +77,7 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
     (it may loop back on itself); it is reported so the caller can say so. Files come in name
     order, or with ``largest_first`` from the largest down (see `MatchFiles`).
     """
-    fs, path = fsspec.core.url_to_fs(pattern)
+    fs, path = fsspec.core.url_to_fs(_normalised(pattern))
     base = path
     if _GLOB_CHARS & set(path):
         infos = fs.glob(path, detail=True)
@@ -119,6 +120,17 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
     return Matched(
         [as_url(p) for p in files], [as_url(p) for p in ignored], [as_url(p) for p in skipped], canonical, [as_url(p) for p in special]
     )
+
+
+def _normalised(pattern: str) -> str:
+    """A local path or ``file://`` URL without ``//``, ``.`` or ``..`` steps, absolute: a file is
+    one input, and keeps one ``source_path``, however a run's command line spells its folder
+    (``/data//in``, ``../in`` from another working directory). Other URLs are as given."""
+    if "://" not in pattern:
+        return os.path.normpath(os.path.abspath(pattern)) if pattern else pattern
+    if pattern.startswith("file://"):
+        return "file://" + os.path.normpath(os.path.abspath(pattern[len("file://"):] or "/"))
+    return pattern
 
 
 def _size(info: Mapping[str, Any]) -> int:
