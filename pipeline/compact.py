@@ -69,6 +69,7 @@ def maintained(url: str, run_id: str, say) -> Iterator[DatasetOutput]:
         raise UsageError(f"{url}: {exc}") from exc
     if not output.fs.isdir(output.root):
         raise UsageError(f"{url}: no such dataset folder")
+    output.check_writable()
     with output.lock(run_id):
         for action in output.recover():
             say(f"recovery: {action}")

@@ -184,6 +184,15 @@ class DatasetOutput:
         if not os.access(path, os.W_OK | os.X_OK):
             reason = "is on a read-only file system" if _read_only(path) else "is not writable by this user"
             raise UsageError(f"--output {self.url}: {path} {reason}")
+        # The folders a publish writes last: one it cannot write would stop the run after the
+        # data moved in, with its ledger unwritten (a changed article's old row still there).
+        for name in (RUNS, INDEX_DIR, REJECTED, STAGING, DELTA_LOG):
+            folder = os.path.join(self.root, name)
+            if os.path.lexists(folder) and not os.path.isdir(folder):
+                raise UsageError(f"--output {self.url}: {folder} is a file, where the dataset keeps a folder")
+            if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+                reason = "is on a read-only file system" if _read_only(folder) else "is not writable by this user"
+                raise UsageError(f"--output {self.url}: {folder} {reason}")
 
     # -- history ------------------------------------------------------------------------
 

@@ -103,6 +103,25 @@ def test_output_that_cannot_be_written(tmp_path, capsys, monkeypatch):
     assert f"{tmp_path} is not writable by this user" in _one_line_error(capsys)
 
 
+def test_a_dataset_folder_the_run_cannot_write_stops_it_before_any_work(tmp_path, out, capsys, monkeypatch):
+    """A ``_runs/`` owned by another account stopped the run after its data moved in (exit 1,
+    a changed article's old row still there); ``_runs`` as a file did the same."""
+    import pipeline.publish
+
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords"]) == 0
+    capsys.readouterr()
+    runs = os.path.join(out, "_runs")
+    real_access = os.access
+    monkeypatch.setattr(pipeline.publish.os, "access", lambda path, mode: path != runs and real_access(path, mode))
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords", "--mode", "rebuild"]) == 2
+    assert f"{runs} is not writable by this user" in _one_line_error(capsys)
+    monkeypatch.undo()
+    shutil.rmtree(runs)
+    Path(runs).write_text("")
+    assert main(["--input", str(SAMPLES), "--output", out, "--topic_model", "keywords", "--mode", "rebuild"]) == 2
+    assert f"{runs} is a file, where the dataset keeps a folder" in _one_line_error(capsys)
+
+
 @pytest.mark.parametrize("flag", ["--rules", "--topics", "--entity_aliases"])
 def test_yaml_syntax_error_names_the_flag_file_line_and_column(flag, tmp_path, out, capsys):
     bad = tmp_path / "bad.yaml"
