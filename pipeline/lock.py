@@ -37,6 +37,8 @@ def hold(fs, root: str, url: str, run_id: str, stale_after_s: float = 12 * 3600)
             raise
         raise UsageError(f"--output {url}: cannot write there ({exc.strerror or exc})") from exc
     if not created:
+        if fs.isdir(path):
+            raise UsageError(f"--output {url}: {path} is a folder, where the lock file goes; remove it")
         holder = read_json(fs, path) or {}
         if not _is_stale(holder, stale_after_s):
             raise OutputLocked(
@@ -61,10 +63,12 @@ def is_local(fs) -> bool:
 
 
 def read_json(fs, path: str) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing, not JSON or not an object (damaged)."""
     try:
-        return json.loads(fs.cat_file(path))
-    except (FileNotFoundError, ValueError):
+        found = json.loads(fs.cat_file(path))
+    except (FileNotFoundError, IsADirectoryError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
 
 
 def now() -> str:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import ledger
-from transforms.errors import OutputLocked
+from transforms.errors import OutputLocked, UsageError
 from pipeline.publish import JOURNAL, DatasetOutput
 from tests.test_write import _article
 from transforms.write import write_articles
@@ -114,6 +114,21 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     )
     with DatasetOutput(str(tmp_path)).lock("alive"):
         assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
+
+
+@pytest.mark.parametrize("content", ["[1]", '"text"', "null", "{not json"])
+def test_a_damaged_lock_file_is_taken_over(tmp_path, content):
+    """A lock that is not a JSON object names no live run: taken over, not a traceback."""
+    (tmp_path / "_lock").write_text(content)
+    with DatasetOutput(str(tmp_path)).lock("alive"):
+        assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
+
+
+def test_a_folder_where_the_lock_goes_is_a_one_line_error(tmp_path):
+    (tmp_path / "_lock").mkdir()
+    with pytest.raises(UsageError, match="_lock is a folder, where the lock file goes"):
+        with DatasetOutput(str(tmp_path)).lock("alive"):
+            pass
 
 
 def _stage_articles(output: DatasetOutput, run_id: str, numbers: list[int], per_file: int = 1) -> None:
