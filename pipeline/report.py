@@ -1022,7 +1022,10 @@ def write_report(output_url: str, run_id: str) -> str:
     rows = read_run_rows(output_url, manifest)
     if isinstance(manifest.get("duplicates"), dict) and not manifest["duplicates"].get("examples"):
         manifest = {**manifest, "duplicates": {**manifest["duplicates"], "examples": duplicate_examples(output_url, manifest, rows)}}
-    page = render_report(manifest, rows, read_rejections(output_url, manifest))
+    try:
+        page = render_report(manifest, rows, read_rejections(output_url, manifest))
+    except (AttributeError, TypeError, KeyError) as exc:  # a field of another type or missing
+        raise UsageError(f"{output_url}: the manifest of run {run_id} is damaged ({type(exc).__name__}: {exc})") from exc
     fs, root = _open_output(output_url)
     target = posixpath.join(root, RUNS, f"{run_id}.html")
     with PendingFile(fs, target, ".tmp") as out:

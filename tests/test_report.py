@@ -356,6 +356,11 @@ def test_command_line_mistakes_are_one_line(tmp_path, capsys):
     assert main([]) == 2 and capsys.readouterr().err.count("\n") == 1
     assert main([str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "_runs" / "a.html")
+    # A damaged manifest (a field of another type) is named, not a traceback.
+    (tmp_path / "_runs" / "a.json").write_text(json.dumps({"run_id": "a", "published_at": "2025-01-01T00:00:00+00:00", "rejected_by_reason": [1]}))
+    assert main([str(tmp_path), "a"]) == 2
+    err = capsys.readouterr().err
+    assert "the manifest of run a is damaged" in err and err.count("\n") == 1
 
 
 # -- a real run ------------------------------------------------------------------------------
