@@ -55,6 +55,7 @@ from transforms.clean import clean_article, load_rules  # noqa: E402
 from transforms.errors import UsageError, loaded  # noqa: E402
 from transforms.failures import REJECTED, Rejection, run_guarded  # noqa: E402
 from transforms.formats import JsonlFields  # noqa: E402
+from transforms.parquet_files import readable  # noqa: E402
 from transforms.read import read_records  # noqa: E402
 
 PROG = "python -m pipeline.inspect"
@@ -143,7 +144,7 @@ def _file_facts(out: DatasetOutput) -> list[dict[str, Any]]:
 
     def facts(rel: str) -> dict[str, Any]:
         path = posixpath.join(out.root, rel)
-        with out.fs.open(path, "rb") as f:
+        with out.fs.open(path, "rb") as f, readable(rel):
             meta = pq.read_metadata(f)
         version = (meta.metadata or {}).get(SCHEMA_VERSION_KEY)
         return {
@@ -268,7 +269,7 @@ def find_article(out: DatasetOutput, wanted: str) -> dict[str, Any]:
         some = ", ".join(sorted(matches)[:5]) + (", ..." if len(matches) > 5 else "")
         raise UsageError(f"{len(matches)} articles have ids starting with {wanted!r} ({some}); give more of the id")
     ((article_id, path),) = matches.items()
-    with out.fs.open(path, "rb") as f:
+    with out.fs.open(path, "rb") as f, readable(posixpath.relpath(path, out.root)):
         table = pq.read_table(f, filters=[("article_id", "==", article_id)])
     row = table.slice(0, 1).to_pylist()[0]
     rel = posixpath.relpath(path, out.root)

@@ -208,8 +208,12 @@ def write_index(table: pa.Table, out) -> None:
 
 
 def read_batches(f) -> Iterable[pa.RecordBatch]:
-    """The index, a row group at a time."""
-    return pq.ParquetFile(f).iter_batches(batch_size=INDEX_ROW_GROUP)
+    """The index, a row group at a time; a ValueError when the file is not an index."""
+    parquet = pq.ParquetFile(f)
+    missing = [name for name in ("source_path", "source_line", "content_sha256", "outcome", "file") if name not in parquet.schema_arrow.names]
+    if missing:
+        raise ValueError(f"it has no column {', '.join(missing)}")
+    return parquet.iter_batches(batch_size=INDEX_ROW_GROUP)
 
 
 def ledger_path(run_id: str) -> str:

@@ -39,7 +39,7 @@ from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, 
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
-from transforms.parquet_files import PendingFile, merge_files, part_name
+from transforms.parquet_files import PendingFile, merge_files, part_name, readable
 
 STAGING = "_staging"
 SUCCESS = "_SUCCESS"
@@ -101,7 +101,7 @@ class DatasetOutput:
         known = self._indexed_files()
         where: dict[str, str] = {}
         for rel in sorted(set(current) - known):
-            with self.fs.open(self._path(rel), "rb") as f:
+            with self.fs.open(self._path(rel), "rb") as f, readable(rel):
                 for row in pq.read_table(f, columns=["source_path", "source_line"]).to_pylist():
                     where[source_id(row["source_path"], row["source_line"])] = rel
         present = pa.array(sorted(current), pa.string())
@@ -217,7 +217,13 @@ class DatasetOutput:
         path = self._path(ledger.INPUTS)
         if self.fs.exists(path):
             with self.fs.open(path, "rb") as f:
-                yield from ledger.read_batches(f)
+                try:
+                    yield from ledger.read_batches(f)
+                except ValueError as exc:  # pyarrow's ArrowInvalid too: empty, truncated, not the index
+                    raise UsageError(
+                        f"{ledger.INPUTS} of {self.url} cannot be read ({exc}): delete it, and the next run builds it "
+                        "again from the runs' ledgers"
+                    ) from exc
             return
         legacy = list(ledger.legacy_rows(self.fs, self.root, self.manifests()))
         if legacy:
@@ -514,7 +520,7 @@ class DatasetOutput:
         for rel, drop in sorted(drop_by_file.items()):
             if rel not in published:
                 continue
-            with self.fs.open(self._path(rel), "rb") as f:
+            with self.fs.open(self._path(rel), "rb") as f, readable(rel):
                 table = pq.read_table(f)
             ids = [source_id(r['source_path'], r['source_line']) for r in table.select(["source_path", "source_line"]).to_pylist()]
             keep = [i for i, source_id in enumerate(ids) if source_id not in drop]
@@ -590,7 +596,7 @@ class DatasetOutput:
         return sorted(result), replaced
 
     def _rows(self, path: str) -> int:
-        with self.fs.open(path, "rb") as f:
+        with self.fs.open(path, "rb") as f, readable(posixpath.relpath(path, self.root)):
             return pq.ParquetFile(f).metadata.num_rows
 
     def _staged_inputs(self, stage: str, staged: list[str]) -> Iterator[dict[str, Any]]:
@@ -696,7 +702,7 @@ class DatasetOutput:
         outputs = []
         for rel in files:
             if _is_data_file(rel):
-                with self.fs.open(self._path(rel), "rb") as f:
+                with self.fs.open(self._path(rel), "rb") as f, readable(rel):
                     outputs.append(DataFile(rel, self.fs.size(self._path(rel)), pq.ParquetFile(f).metadata.num_rows))
         return outputs
 
@@ -731,7 +737,7 @@ def check_schema(output: DatasetOutput) -> None:
     existing = output.partition_files()
     if not existing:
         return
-    with output.open(existing[-1]) as f:
+    with output.open(existing[-1]) as f, readable(existing[-1]):
         theirs = pq.read_schema(f)
     ours = {field.name: field for field in ARTICLE_SCHEMA}
     problems = []

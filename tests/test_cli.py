@@ -327,6 +327,34 @@ def test_a_parquet_file_set_aside_with_a_hidden_prefix_is_no_data_for_the_tools(
     assert pq.read_metadata(first.parent / "_quarantined.parquet").num_rows > 0  # left where it was
 
 
+def test_a_damaged_data_file_or_index_is_a_one_line_error_naming_it(tmp_path, out, capsys):
+    """An empty or truncated Parquet file in a partition, or an index that is not one, was a
+    pyarrow traceback without the file's name in inspect, compact, convert and the next run."""
+    from pipeline.compact import main as compact_main
+    from pipeline.inspect import main as inspect_main
+
+    changed = tmp_path / "in" / "a.txt"
+    changed.parent.mkdir()
+    changed.write_text("Council votes to expand river flood defences after a wet winter. " * 5)
+    flags = ["--input", str(changed.parent), "--output", out, "--topic_model", "keywords"]
+    assert main(flags) == 0
+    (data,) = Path(out).glob("date=*/topic=*/*.parquet")
+    data.write_bytes(data.read_bytes()[:300])
+    capsys.readouterr()
+    rel = str(data.relative_to(out))
+    assert inspect_main([out]) == 2
+    assert f"{rel} is not a readable Parquet file" in _one_line_error(capsys)
+    assert compact_main([out]) == 2
+    assert f"{rel} is not a readable Parquet file" in _one_line_error(capsys)
+    changed.write_text(changed.read_text() + " A correction.")  # its old row is in the damaged file
+    assert main(flags) == 2
+    assert f"{rel} is not a readable Parquet file" in _one_line_error(capsys)
+    data.unlink()
+    (Path(out) / "_index" / "inputs.parquet").write_bytes(b"")
+    assert main(flags) == 2
+    assert "_index/inputs.parquet of " in _one_line_error(capsys)
+
+
 def test_sigterm_stops_a_run_like_ctrl_c_and_releases_the_lock(out, monkeypatch, capsys):
     # A scheduler stops a job with SIGTERM; killed outright, the run's lock would hold the output.
     import os

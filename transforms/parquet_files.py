@@ -5,21 +5,37 @@ Used by the writer stage (`transforms/write.py`) and by the driver's publish ste
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
 import posixpath
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.article import ARTICLE_SCHEMA
+from transforms.errors import UsageError
 
 #: Rows per row group: what a reader or a merge holds of a file at a time.
 ROW_GROUP_ROWS = 1000
+
+
+#: What to do about a data file that cannot be read.
+SET_ASIDE = "set it aside (a name starting with '_' hides it from readers and from the pipeline) or reprocess with --mode rebuild"
+
+
+@contextlib.contextmanager
+def readable(path: str, remedy: str = SET_ASIDE) -> Iterator[None]:
+    """A Parquet file that cannot be read (empty, truncated, not Parquet) as a one-line
+    `UsageError` naming it and what to do, not pyarrow's traceback without its name."""
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        raise UsageError(f"{path} is not a readable Parquet file ({exc}): {remedy}") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +124,7 @@ def merge_files(
     The sources are left in place (the caller decides when they may go)."""
     counts = []
     for path in sources:
-        with fs.open(path, "rb") as f:
+        with fs.open(path, "rb") as f, readable(path):
             counts.append(pq.ParquetFile(f).metadata.num_rows)
     total = sum(counts)
     if total == 0:
