@@ -95,14 +95,24 @@ class DeltaLog:
         """The table at ``version``, or at its latest version (read incrementally: a publish
         asks several times, and each full load replays the log since its last checkpoint)."""
         from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError, TableNotFoundError
 
-        if version is not None:
-            return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
-        if self._latest is None:
-            self._latest = DeltaTable(self.uri, storage_options=self.storage_options)
-        else:
-            self._latest.update_incremental()
-        return self._latest
+        try:
+            if version is not None:
+                return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+            if self._latest is None:
+                self._latest = DeltaTable(self.uri, storage_options=self.storage_options)
+            else:
+                self._latest.update_incremental()
+            return self._latest
+        except TableNotFoundError:
+            raise
+        except DeltaError as exc:  # a commit file truncated or garbled: delta-rs's message and Rust backtrace
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UsageError(
+                f"{self.uri}: its Delta log cannot be read ({first}): restore {DELTA_LOG}/ from a backup; when only "
+                f"the latest commit file is damaged, delete it and run python -m pipeline.compact OUTPUT --reindex"
+            ) from exc
 
     def files(self) -> list[DataFile]:
         """The files of the current version (what a Delta reader reads), sorted by path."""

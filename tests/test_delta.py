@@ -148,6 +148,22 @@ def test_a_commit_is_made_once_and_never_adds_a_file_twice(tmp_path):
     assert log.version() == 0
 
 
+def test_a_damaged_commit_file_is_a_one_line_error(inbox, tmp_path, capsys):
+    """A truncated commit in _delta_log/ was a Python traceback and a Rust backtrace."""
+    from pipeline.inspect import main as inspect_main
+
+    out = tmp_path / "delta"
+    _delta(out, inbox, "r1")
+    commit = out / "_delta_log" / f"{0:020d}.json"
+    commit.write_bytes(commit.read_bytes()[:300])
+    with pytest.raises(UsageError, match=r"its Delta log cannot be read \(.*\): restore _delta_log/ from a backup"):
+        _delta(out, inbox, "r2")
+    capsys.readouterr()
+    assert inspect_main([str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its Delta log cannot be read" in err
+
+
 def test_an_output_stays_in_its_format(inbox, tmp_path):
     hive, delta = tmp_path / "hive", tmp_path / "delta"
     run(["--input", str(inbox), "--output", str(hive), "--quiet"])
