@@ -108,6 +108,8 @@ def compact(argv: Sequence[str], say=print) -> dict:
         raise UsageError("--min_rows_per_file must be at least 2 and at most half of --max_rows_per_file")
     if (args.dry_run or args.retention_hours is not None) and not args.vacuum:
         raise UsageError("--retention_hours and --dry_run go with --vacuum")
+    if args.no_merge and not (args.vacuum or args.reindex):
+        raise UsageError("--no_merge leaves nothing to do: add --vacuum or --reindex")
     retention = DEFAULT_RETENTION_HOURS if args.retention_hours is None else args.retention_hours
     if retention < 0:
         raise UsageError("--retention_hours cannot be negative")

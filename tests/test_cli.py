@@ -305,6 +305,8 @@ def test_compact_refuses_a_run_id_the_dataset_already_has(out, capsys):
     assert (Path(out) / "_runs" / "r1.json").read_text() == before
     assert compact_main([out, "--run_id", ".json"]) == 2  # a hidden manifest, _runs/.json.json
     assert "not starting with '.'" in _one_line_error(capsys)
+    assert compact_main([out, "--no_merge"]) == 2  # said nothing, exit 0
+    assert "--no_merge leaves nothing to do" in _one_line_error(capsys)
 
 
 def test_a_parquet_file_set_aside_with_a_hidden_prefix_is_no_data_for_the_tools(out, capsys):

@@ -320,7 +320,7 @@ def test_an_optimize_by_another_engine_stops_a_publish_and_runs_until_the_index_
     # Until the index follows the OPTIMIZE's files, runs (and compaction) stop with a one-line error.
     with pytest.raises(UsageError, match=r"changed by another writer \(OPTIMIZE .*pipeline.compact .* --reindex"):
         _delta(out, inbox, "r9")
-    assert compact([str(out), "--no_merge"]) == 2 and "--reindex" in capsys.readouterr().err
+    assert compact([str(out)]) == 2 and "changed by another writer" in capsys.readouterr().err
     assert compact([str(out), "--reindex", "--no_merge"]) == 0
     assert "0 inputs whose rows are gone" in capsys.readouterr().out
     assert _delta(out, inbox, "r10")["articles_written"] == 1  # the corrected input, processed now
