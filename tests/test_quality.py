@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.evaluate import evaluate_cleaning, evaluate_metadata, evaluate_topics, fold, pipeline_topics, load_label_map, token_prf
+from pipeline.evaluate import evaluate_cleaning, evaluate_metadata, evaluate_topics, fold, pipeline_topics, load_label_map, paragraphs_kept, token_prf
 from tests.conftest import DATA
 
 EVAL = DATA / "eval"
@@ -16,13 +16,26 @@ def test_token_metric_matches_the_dev_scorer():
     assert token_prf("a", "") == (0.0, 0.0, 0.0)
 
 
+def test_paragraphs_kept_counts_each_gold_paragraph_once_whole():
+    gold = "A long first paragraph of the story.\n\nShort subhead\n\nThe last one."
+    # Case, punctuation and spacing do not matter; a paragraph cut short is not kept.
+    assert paragraphs_kept(gold, "a long first paragraph of the  story\nshort subhead!") == (2, 3)
+    assert paragraphs_kept(gold, "A long first paragraph\nThe last one.") == (1, 3)
+    # Whole words only: "subhead" inside "subheads" is not the paragraph.
+    assert paragraphs_kept("subhead", "subheads") == (0, 1)
+    assert paragraphs_kept("", "anything") == (0, 0)
+
+
 def test_cleaning_whole_page_text_floor():
     # The classifier is trained on these pages (and fundus/): in-sample figures, above the
     # cross-validated ones (below), which are what a new site gets.
     scores = evaluate_cleaning(str(EVAL / "cleaning"))
     assert scores["baseline"]["f1"] == pytest.approx(0.645, abs=0.001)
     assert scores["system"]["recall"] >= 0.965
-    assert scores["system"]["f1"] >= 0.94
+    # 0.94 until 2026-12-01, when the threshold went from 0.30 to 0.20 (recall first: more of
+    # the short paragraphs and first lines kept for a few more stray lines; see the next test).
+    assert scores["system"]["f1"] >= 0.935
+    assert scores["system"]["paragraphs_kept"] >= 0.83
 
 
 def test_line_classifier_cross_validated_by_site_on_both_sets():
@@ -31,23 +44,30 @@ def test_line_classifier_cross_validated_by_site_on_both_sets():
     from transforms.line_classifier import load_model
 
     cv = load_model()["cv"]["at_shipped_setting"]
-    assert cv["F1"] >= 0.915 and cv["R"] >= 0.955
+    assert cv["F1"] >= 0.915 and cv["R"] >= 0.96
     assert cv["by_language"]["non-English"]["F1"] >= 0.91
+    # Each line counted once, as a snippet scorer counts: the body's lines, each page's first
+    # body line, and the boilerplate lines kept (0.799 / 0.779 / 0.019 at the threshold 0.30).
+    lines = cv["lines_kept"]
+    assert lines["body"] >= 0.815 and lines["first"] >= 0.815 and lines["boilerplate"] <= 0.025
 
 
 def test_cleaning_html_floor():
     scores = evaluate_cleaning(str(EVAL / "cleaning"), html_dir=str(EVAL / "cleaning_html"))
     assert scores["system"]["f1"] >= 0.955
     assert scores["system"]["recall"] >= 0.975
+    assert scores["system"]["paragraphs_kept"] >= 0.95
 
 
 def test_cleaning_floor_on_many_sites_and_languages():
     # fundus/: 258 pages of 181 publishers in 27 languages.
     scores = evaluate_cleaning(str(EVAL / "fundus"))
     assert scores["baseline"]["f1"] == pytest.approx(0.651, abs=0.001)
-    assert scores["system"]["f1"] >= 0.945 and scores["system"]["recall"] >= 0.98
+    # F1 floors 0.945 / 0.95 / 0.945 / 0.93 until the threshold went to 0.20 (recall first).
+    assert scores["system"]["f1"] >= 0.94 and scores["system"]["recall"] >= 0.985
+    assert scores["system"]["paragraphs_kept"] >= 0.93
     by_language = scores["by_language"]
-    assert by_language["en"]["f1"] >= 0.95 and by_language["de"]["f1"] >= 0.945 and by_language["other"]["f1"] >= 0.93
+    assert by_language["en"]["f1"] >= 0.945 and by_language["de"]["f1"] >= 0.94 and by_language["other"]["f1"] >= 0.925
 
 
 @pytest.fixture(scope="module")
