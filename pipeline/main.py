@@ -188,6 +188,16 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     plan = plan_run(config, output)
     for pattern in plan.unmatched if not streaming else ():  # a watched folder may start empty
         print(f"warning: --input {pattern} matched no file", file=sys.stderr)
+    if plan.lost_files:
+        n = len(plan.lost_files)
+        inputs = sum(1 for e in plan.entries.values() if e.file in set(plan.lost_files))
+        print(
+            f"warning: {n} data file{'s' if n > 1 else ''} the dataset's index names {'are' if n > 1 else 'is'} gone "
+            f"from {config.output} ({', '.join(plan.lost_files[:3])}{', ...' if n > 3 else ''}): "
+            f"the {inputs} record{'s' if inputs > 1 else ''} of this run's inputs whose rows {'they' if n > 1 else 'it'} held "
+            f"{'are' if inputs > 1 else 'is'} ingested again",
+            file=sys.stderr,
+        )
     if not any(plan.files.values()) and not (streaming and not is_dry_run):
         say(f"nothing to do: no --input matched a file; {config.output} was not touched")
         return {"run_id": config.run_id, "published": False, "unmatched_patterns": plan.unmatched, "articles_rejected": 0, "articles_written": 0}

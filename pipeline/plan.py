@@ -30,6 +30,9 @@ class Plan:
     known: dict[str, tuple[str, str]]
     #: Every matched file once, as the pipeline's match reads them (`unique_files`).
     unique: list[str] = dataclasses.field(default_factory=list)
+    #: Data files the entries name that are gone from the dataset (deleted by hand): their
+    #: inputs are ingested again, not skipped as unchanged.
+    lost_files: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def unmatched(self) -> list[str]:
@@ -42,10 +45,22 @@ def plan_run(config: RunConfig, output: DatasetOutput) -> Plan:
     entries: dict[str, ledger.Entry] = {}
     if unique:
         entries = ledger.entries_of(output.index_batches(), source_paths=unique)
+    lost = lost_files(entries, output)
     known = {}
     if config.mode == "incremental":
-        known = ledger.known_inputs(entries, config.fingerprint, config.retry_rejected, config.reprocess_stale)
-    return Plan({pattern: m.files for pattern, m in matches.items()}, entries, known, unique)
+        kept = {sid: e for sid, e in entries.items() if e.file not in lost} if lost else entries
+        known = ledger.known_inputs(kept, config.fingerprint, config.retry_rejected, config.reprocess_stale)
+    return Plan({pattern: m.files for pattern, m in matches.items()}, entries, known, unique, sorted(lost))
+
+
+def lost_files(entries: dict[str, ledger.Entry], output: DatasetOutput) -> set[str]:
+    """The data files ``entries`` name that the dataset's folders no longer hold: a Hive
+    dataset's files deleted by hand, whose inputs would otherwise stay "unchanged" with no row.
+    One listing of the dataset, and only when an entry names a file."""
+    named = {e.file for e in entries.values() if e.file}
+    if not named or output.table_format != "hive":
+        return set()
+    return named - set(output.partition_files())
 
 
 def _match(pattern: str) -> Matched:
@@ -78,6 +93,7 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
     replaced_files: set[str] = set()
     vanished = 0
     lines_of: dict[str, list[tuple[int, str]]] = {}  # a feed's committed records with rows
+    lost = set(plan.lost_files)
     for sid, entry in plan.entries.items():
         path, line = split_source_id(sid)
         if line and entry.outcome == ledger.WRITTEN:
@@ -100,11 +116,13 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
                 status = f"skip:{skipped}"
             elif config.mode != "incremental" and entry is not None:
                 status = "again"  # overwrite_partitions and rebuild process everything
+            elif entry is not None and entry.file in lost:
+                status = "restore"
             else:
                 status = ledger.why_processed(entry, sha)
             counts[status] += 1
             examples.setdefault(status, []).append(sid)
-            if not skipped and entry is not None and entry.file:
+            if not skipped and entry is not None and entry.file and entry.file not in lost:
                 replaced_files.add(entry.file)
     processed = sum(n for status, n in counts.items() if not status.startswith("skip:"))
     result = {
@@ -126,6 +144,7 @@ def dry_run(config: RunConfig, output: DatasetOutput, plan: Plan, say: Callable[
         "new": "new", "changed": "changed (their old rows are replaced)", "retry": "rejected before, retried",
         "reprocess": "written with other settings, reprocessed (--reprocess_stale)",
         "again": f"committed before, processed again ({config.mode})",
+        "restore": "written before, to a data file that is gone: ingested again",
         f"skip:{UNCHANGED}": "skipped: unchanged", f"skip:{STALE}": "skipped: written with other settings (--reprocess_stale to redo)",
         f"skip:{REJECTED_BEFORE}": "skipped: rejected before, unchanged (--retry_rejected to retry)",
     }  # fmt: skip

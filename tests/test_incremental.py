@@ -252,3 +252,24 @@ def test_the_index_names_exactly_the_rows_readers_see(inbox, tmp_path, ruler_mod
     assert sorted((r["source_path"], r["source_line"] or 0) for r in rows) == sorted(
         (e["source_path"], e["source_line"]) for e in written
     )
+
+
+def test_a_data_file_deleted_by_hand_has_its_inputs_ingested_again(inbox, tmp_path, ruler_model, capsys):
+    """A user who deletes a published Parquet file (a bad partition, a disk clean-up) gets its
+    rows back on the next run of the same inputs: they are not "unchanged" forever."""
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    first = run(flags)
+    rows = read_dataset(str(out)).to_table().to_pylist()
+    gone = sorted(out.glob("date=*/topic=*/*.parquet"))[0]
+    lost = {(r["source_path"], r["source_line"]) for r in pq.read_table(gone).to_pylist()}
+    gone.unlink()
+    capsys.readouterr()
+    plan = run([*flags, "--dry_run"])
+    assert plan["by_status"].get("restore") == len(lost)
+    assert "1 data file the dataset's index names is gone" in capsys.readouterr().err
+    again = run(flags)
+    assert again["articles_written"] == len(lost) and again["skipped"] == _processed(first) - len(lost)
+    after = read_dataset(str(out)).to_table().to_pylist()
+    assert sorted((r["source_path"], r["source_line"]) for r in after) == sorted((r["source_path"], r["source_line"]) for r in rows)
+    assert run(flags)["articles_written"] == 0  # and then unchanged again
