@@ -54,13 +54,24 @@ def plan_run(config: RunConfig, output: DatasetOutput) -> Plan:
 
 
 def lost_files(entries: dict[str, ledger.Entry], output: DatasetOutput) -> set[str]:
-    """The data files ``entries`` name that the dataset's folders no longer hold: a Hive
-    dataset's files deleted by hand, whose inputs would otherwise stay "unchanged" with no row.
-    One listing of the dataset, and only when an entry names a file."""
+    """The data files ``entries`` name that the dataset's folders no longer hold (deleted by
+    hand), whose inputs would otherwise stay "unchanged" with no row. One listing of the
+    dataset, and only when an entry names a file. A Delta table's log still names such files,
+    so every reader of the table fails: the run stops with what to do."""
     named = {e.file for e in entries.values() if e.file}
-    if not named or output.table_format != "hive":
+    if not named:
         return set()
-    return named - set(output.partition_files())
+    lost = named - set(output.stored_files())
+    if lost and output.table_format == "delta":
+        n, url = len(lost), output.url
+        raise UsageError(
+            f"--output {url}: {n} data file{'s' if n > 1 else ''} of the Delta table {'are' if n > 1 else 'is'} gone from "
+            f"storage ({', '.join(sorted(lost)[:3])}{', ...' if n > 3 else ''}) and its readers fail: restore "
+            f"{'them' if n > 1 else 'it'}, or remove {'them' if n > 1 else 'it'} from the table (deltalake's "
+            f"DeltaTable('{url}').repair()) and run python -m pipeline.compact {url} --reindex; the next run then "
+            "ingests their inputs again"
+        )
+    return lost
 
 
 def _match(pattern: str) -> Matched:

@@ -161,6 +161,11 @@ class DatasetOutput:
             return [f.path for f in self.delta.files()] if self.has_delta_log() else []
         return self._hive_files()
 
+    def stored_files(self) -> list[str]:
+        """The data files in the dataset's partition folders, relative to the root, sorted: for a
+        Hive dataset what readers see; for a Delta table also files its log no longer names."""
+        return self._hive_files()
+
     def _hive_files(self) -> list[str]:
         found = self.fs.glob(self._path("date=*", "topic=*", "*.parquet"))
         return sorted(posixpath.relpath(p, self.root) for p in found if is_data_file_name(posixpath.basename(p)))

@@ -349,3 +349,24 @@ def test_compact_after_a_first_delta_run_died_before_its_commit(inbox, tmp_path,
     rows = _rows(table.to_pyarrow_table())
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
     assert all((out / f).exists() for f in DatasetOutput(str(out)).partition_files())
+
+
+def test_a_data_file_deleted_by_hand_stops_the_run_until_the_table_is_repaired(inbox, tmp_path, capsys):
+    """Its rows are lost and every reader of the table fails on it: the run says so and how to
+    repair; after delta-rs's repair and ``compact --reindex`` the next run ingests them again."""
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    first = _delta(out, inbox, "r1")
+    before = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    gone = sorted(out.glob("date=*/topic=*/*.parquet"))[0]
+    lost = len(pq.read_table(gone))
+    gone.unlink()
+    with pytest.raises(UsageError, match=r"1 data file of the Delta table is gone from storage .*repair\(\).*--reindex"):
+        _delta(out, inbox, "r2")
+    DeltaTable(str(out)).repair()
+    assert compact([str(out), "--reindex", "--no_merge"]) == 0
+    assert f"{lost} input" in capsys.readouterr().out
+    again = _delta(out, inbox, "r3")
+    assert again["articles_written"] == lost and again["skipped"] == first["articles_written"] + first["articles_rejected"] - lost
+    assert _rows(DeltaTable(str(out)).to_pyarrow_table()) == before
