@@ -379,6 +379,7 @@ def test_user_rule_packs_add_replace_and_disable_rules(tmp_path):
         ("Tags: China, Russia, North Korea", "tag_list"),
         ("Privacy Policy", "site_chrome"),
         ("Skip to main content", "site_chrome"),
+        ("Back to Gallery", "site_chrome"),
         ("Te puede interesar: El Gobierno aprueba el presupuesto", "inline_promo"),
         ("Síguenos en Facebook y mantente informado", "social_cta"),
         ("Read more: Markets slide as oil jumps", "inline_promo"),
@@ -398,6 +399,7 @@ def test_boilerplate_families_are_removed_by_name(line, rule):
         "Share prices fell 3% in early trading.",
         "Photos taken by the rover show a dry riverbed.",
         "Privacy campaigners said the plan went too far.",
+        "Back to the gallery they went, as every Sunday.",
     ],
 )
 def test_content_that_looks_like_boilerplate_words_is_kept(line):
