@@ -40,15 +40,24 @@ def token_prf(gold: str, predicted: str) -> tuple[float, float, float]:
 
 
 def paragraphs_kept(gold: str, predicted: str) -> tuple[int, int]:
-    """(gold paragraphs found whole in the prediction, gold paragraphs): each paragraph counts
-    once, however short, as a snippet scorer counts the snippets it must find; the token
-    metric hardly sees a dropped subheading or one-sentence paragraph. Compared as word tokens."""
+    """(gold paragraphs kept whole, gold paragraphs): each paragraph counts once, however short,
+    as a snippet scorer counts the snippets it must find (the token metric hardly sees a dropped
+    subheading or one-sentence paragraph). Compared as word tokens: a paragraph of 8 words or
+    more is kept when it stands within one line of the prediction; a shorter one only as a line
+    of its own (a subheading's words turn up inside other lines by chance)."""
     def words(text: str) -> str:
-        return " " + " ".join(TOKEN.findall(text.lower())) + " "
+        return " ".join(TOKEN.findall(text.lower()))
 
-    found = words(predicted)
-    paragraphs = [w for w in map(words, gold.split("\n")) if w.strip()]
-    return sum(1 for w in paragraphs if w in found), len(paragraphs)
+    lines = [w for w in map(words, predicted.split("\n")) if w]
+    whole, padded = set(lines), [f" {w} " for w in lines]
+    paragraphs = [w for w in map(words, gold.split("\n")) if w]
+
+    def kept(w: str) -> bool:
+        if len(w.split()) < 8:
+            return w in whole
+        return any(f" {w} " in line for line in padded)
+
+    return sum(map(kept, paragraphs)), len(paragraphs)
 
 
 def mean_prf(rows: Iterable[tuple[float, float, float]]) -> dict[str, float]:

@@ -24,7 +24,7 @@ from apache_beam.transforms.util import WaitOn
 from pipeline import logs
 from pipeline.config import RunConfig, resolve
 from pipeline.options import IngestOptions, parse_options
-from pipeline.plan import dry_run, plan_run, stale_settings
+from pipeline.plan import Plan, dry_run, plan_run, stale_settings
 from pipeline.progress import ProgressReporter, stage_seconds
 from pipeline.publish import RUN_ID_TAKEN, DatasetOutput, check_schema
 from pipeline.report import write_report
@@ -188,22 +188,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     plan = plan_run(config, output)
     for pattern in plan.unmatched if not streaming else ():  # a watched folder may start empty
         print(f"warning: --input {pattern} matched no file", file=sys.stderr)
-    if plan.lost_files:
-        n = len(plan.lost_files)
-        inputs = sum(1 for e in plan.entries.values() if e.file in set(plan.lost_files))
-        print(
-            f"warning: {n} data file{'s' if n > 1 else ''} the dataset's index names {'are' if n > 1 else 'is'} gone "
-            f"from {config.output} ({', '.join(plan.lost_files[:3])}{', ...' if n > 3 else ''}): "
-            f"the {inputs} record{'s' if inputs > 1 else ''} of this run's inputs whose rows {'they' if n > 1 else 'it'} held "
-            f"{'are' if inputs > 1 else 'is'} ingested again",
-            file=sys.stderr,
-        )
     if not any(plan.files.values()) and not (streaming and not is_dry_run):
         say(f"nothing to do: no --input matched a file; {config.output} was not touched")
         return {"run_id": config.run_id, "published": False, "unmatched_patterns": plan.unmatched, "articles_rejected": 0, "articles_written": 0}
     if is_dry_run:
         if not output.interrupted_publishes():  # else the next run's recovery may change the answer
             output.check_table_format()
+        _warn_lost(plan, config, "would be")
         return dry_run(config, output, plan, say)
     output.check_writable()
     if streaming:
@@ -225,6 +216,20 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         return _run_locked(config, options, runner, output, say)
 
 
+def _warn_lost(plan: Plan, config: RunConfig, verb: str) -> None:
+    """Say which data files are gone (deleted by hand) and how many records come back."""
+    if not plan.lost_files:
+        return
+    lost = set(plan.lost_files)
+    n, records = len(lost), sum(1 for e in plan.entries.values() if e.file in lost)
+    print(
+        f"warning: {n} data file{'s' if n > 1 else ''} of {config.output} {'are' if n > 1 else 'is'} gone "
+        f"({', '.join(plan.lost_files[:3])}{', ...' if n > 3 else ''}): the {records} record{'s' if records > 1 else ''} "
+        f"of this run's inputs whose rows {'they' if n > 1 else 'it'} held {verb} ingested again",
+        file=sys.stderr,
+    )
+
+
 def _run_locked(
     config: RunConfig, options: IngestOptions, runner: Any, output: DatasetOutput, say: Callable[[str], None],
     interruptible: Callable[[], Any] = contextlib.nullcontext,
@@ -235,6 +240,7 @@ def _run_locked(
     if config.mode != "rebuild":  # a rebuild replaces every file, whatever its schema
         check_schema(output)
     plan = plan_run(config, output)  # under the lock: another run may have committed meanwhile
+    _warn_lost(plan, config, "are")
     staging = output.staging_url(config.run_id)
     known = None
     if plan.known:

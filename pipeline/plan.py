@@ -46,6 +46,15 @@ def plan_run(config: RunConfig, output: DatasetOutput) -> Plan:
     if unique:
         entries = ledger.entries_of(output.index_batches(), source_paths=unique)
     lost = lost_files(entries, output)
+    if lost and output.table_format == "delta" and config.mode == "incremental":
+        n, url = len(lost), output.url
+        raise UsageError(
+            f"--output {url}: {n} data file{'s' if n > 1 else ''} of the Delta table {'are' if n > 1 else 'is'} gone from "
+            f"storage ({', '.join(sorted(lost)[:3])}{', ...' if n > 3 else ''}) and its readers fail: restore "
+            f"{'them' if n > 1 else 'it'}; or remove {'them' if n > 1 else 'it'} from the table (deltalake's "
+            f"DeltaTable('{url}').repair()) and run python -m pipeline.compact {url} --reindex, after which the next run "
+            "ingests their inputs again; or run with --mode rebuild"
+        )
     known = {}
     if config.mode == "incremental":
         kept = {sid: e for sid, e in entries.items() if e.file not in lost} if lost else entries
@@ -54,24 +63,19 @@ def plan_run(config: RunConfig, output: DatasetOutput) -> Plan:
 
 
 def lost_files(entries: dict[str, ledger.Entry], output: DatasetOutput) -> set[str]:
-    """The data files ``entries`` name that the dataset's folders no longer hold (deleted by
-    hand), whose inputs would otherwise stay "unchanged" with no row. One listing of the
-    dataset, and only when an entry names a file. A Delta table's log still names such files,
-    so every reader of the table fails: the run stops with what to do."""
+    """The data files ``entries`` name that are gone from storage (deleted by hand), whose
+    inputs would otherwise stay "unchanged" with no row: Hive, any such file; Delta, those the
+    table's current version still names (every reader of the table fails on them; files an
+    OPTIMIZE replaced are another matter, `DatasetOutput.check_index_follows_table`). Only when
+    an entry names a file: a listing of the partition folders, and each missing file confirmed
+    on its own (a listing that lags behind the store must not make rows be written twice)."""
     named = {e.file for e in entries.values() if e.file}
     if not named:
         return set()
-    lost = named - set(output.stored_files())
-    if lost and output.table_format == "delta":
-        n, url = len(lost), output.url
-        raise UsageError(
-            f"--output {url}: {n} data file{'s' if n > 1 else ''} of the Delta table {'are' if n > 1 else 'is'} gone from "
-            f"storage ({', '.join(sorted(lost)[:3])}{', ...' if n > 3 else ''}) and its readers fail: restore "
-            f"{'them' if n > 1 else 'it'}, or remove {'them' if n > 1 else 'it'} from the table (deltalake's "
-            f"DeltaTable('{url}').repair()) and run python -m pipeline.compact {url} --reindex; the next run then "
-            "ingests their inputs again"
-        )
-    return lost
+    missing = named - set(output.stored_files())
+    if missing and output.table_format == "delta":
+        missing &= set(output.partition_files())
+    return {rel for rel in missing if not output.exists(rel)}
 
 
 def _match(pattern: str) -> Matched:

@@ -56,6 +56,7 @@ class DatasetOutput:
         self.url = url.rstrip("/") or "/"
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         self.root = self.root.rstrip("/") or "/"
+        check_no_glob(self.url, self.root)
         self.table_format = table_format or ("delta" if self.has_delta_log() else "hive")
         self.delta = DeltaLog(table_uri(self.url, self.fs, self.root)) if self.table_format == "delta" else None
 
@@ -169,6 +170,9 @@ class DatasetOutput:
     def _hive_files(self) -> list[str]:
         found = self.fs.glob(self._path("date=*", "topic=*", "*.parquet"))
         return sorted(posixpath.relpath(p, self.root) for p in found if is_data_file_name(posixpath.basename(p)))
+
+    def exists(self, relative: str) -> bool:
+        return self.fs.exists(self._path(relative))
 
     def open(self, relative: str, mode: str = "rb"):
         return self.fs.open(self._path(relative), mode)
@@ -731,6 +735,14 @@ class DatasetOutput:
     def _atomic_file(self, path: str) -> PendingFile:
         """A binary file written under a hidden temporary name, moved to ``path`` when complete."""
         return PendingFile(self.fs, path, ".tmp")
+
+
+def check_no_glob(url: str, root: str) -> None:
+    """A dataset's files are listed with glob patterns under its root: a root holding ``*``,
+    ``?`` or ``[`` would be read as a pattern, so another folder's files (``out1`` for
+    ``out[1]``) could be taken for the dataset's own, or its own missed."""
+    if any(c in root for c in "*?["):
+        raise UsageError(f"{url}: a dataset's path cannot hold *, ? or [ (file systems read them as patterns): choose another path, or rename the folder")
 
 
 def check_schema(output: DatasetOutput) -> None:

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.options import RUN_ID
+from pipeline.publish import check_no_glob
 from schemas.article import NULL_PARTITION, is_data_file_name
 from transforms.errors import UsageError
 from transforms.parquet_files import PendingFile
@@ -844,6 +845,7 @@ def _open_output(output_url: str) -> tuple[fsspec.AbstractFileSystem, str]:
         fs, root = fsspec.core.url_to_fs(output_url.rstrip("/") or "/")
     except (ImportError, ValueError) as exc:
         raise UsageError(f"cannot open output {output_url}: {exc}") from None
+    check_no_glob(output_url, root)
     return fs, root.rstrip("/") or "/"
 
 

@@ -362,11 +362,33 @@ def test_a_data_file_deleted_by_hand_stops_the_run_until_the_table_is_repaired(i
     gone = sorted(out.glob("date=*/topic=*/*.parquet"))[0]
     lost = len(pq.read_table(gone))
     gone.unlink()
-    with pytest.raises(UsageError, match=r"1 data file of the Delta table is gone from storage .*repair\(\).*--reindex"):
+    with pytest.raises(UsageError, match=r"1 data file of the Delta table is gone from storage .*repair\(\).*--reindex.*--mode rebuild"):
         _delta(out, inbox, "r2")
     DeltaTable(str(out)).repair()
     assert compact([str(out), "--reindex", "--no_merge"]) == 0
     assert f"{lost} input" in capsys.readouterr().out
     again = _delta(out, inbox, "r3")
     assert again["articles_written"] == lost and again["skipped"] == first["articles_written"] + first["articles_rejected"] - lost
+    assert _rows(DeltaTable(str(out)).to_pyarrow_table()) == before
+
+
+def test_files_an_optimize_and_vacuum_removed_are_not_taken_for_deleted_ones(inbox, tmp_path):
+    # The table's current version no longer names them: the index must follow (--reindex), and
+    # nothing is lost or needs repairing.
+    out = tmp_path / "out"
+    for i, path in enumerate(sorted(inbox.glob("00*.txt"))):
+        run(["--input", str(path), "--output", str(out), "--run_id", f"r{i}", "--table_format", "delta", "--min_rows_per_file", "1", "--quiet"])
+    table = DeltaTable(str(out))
+    table.optimize.compact()
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    with pytest.raises(UsageError, match=r"changed by another writer"):
+        _delta(out, inbox, "r9")
+
+
+def test_a_rebuild_mends_a_table_with_a_data_file_deleted_by_hand(inbox, tmp_path):
+    out = tmp_path / "out"
+    first = _delta(out, inbox, "r1")
+    before = _rows(DeltaTable(str(out)).to_pyarrow_table())
+    sorted(out.glob("date=*/topic=*/*.parquet"))[0].unlink()
+    assert _delta(out, inbox, "r2", "--mode", "rebuild")["articles_written"] == first["articles_written"]
     assert _rows(DeltaTable(str(out)).to_pyarrow_table()) == before

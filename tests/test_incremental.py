@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.main import run
+from transforms.errors import UsageError
 from schemas.article import read_dataset
 from tests.conftest import SAMPLES
 
@@ -267,9 +268,16 @@ def test_a_data_file_deleted_by_hand_has_its_inputs_ingested_again(inbox, tmp_pa
     capsys.readouterr()
     plan = run([*flags, "--dry_run"])
     assert plan["by_status"].get("restore") == len(lost)
-    assert "1 data file the dataset's index names is gone" in capsys.readouterr().err
+    assert f"1 data file of {out} is gone ({gone.relative_to(out)}): the {len(lost)} records of this run's inputs" in capsys.readouterr().err
     again = run(flags)
     assert again["articles_written"] == len(lost) and again["skipped"] == _processed(first) - len(lost)
     after = read_dataset(str(out)).to_table().to_pylist()
     assert sorted((r["source_path"], r["source_line"]) for r in after) == sorted((r["source_path"], r["source_line"]) for r in rows)
     assert run(flags)["articles_written"] == 0  # and then unchanged again
+
+
+def test_an_output_path_that_reads_as_a_pattern_is_refused(inbox, tmp_path, ruler_model):
+    """``out[1]`` would be listed as the pattern it is: ``out1``'s files taken for its own."""
+    with pytest.raises(UsageError, match=r"out\[1\]: a dataset's path cannot hold \*, \? or \["):
+        run(["--input", str(inbox), *_flags(ruler_model, tmp_path / "out[1]")])
+    assert not (tmp_path / "out[1]").exists()

@@ -17,11 +17,13 @@ def test_token_metric_matches_the_dev_scorer():
 
 
 def test_paragraphs_kept_counts_each_gold_paragraph_once_whole():
-    gold = "A long first paragraph of the story.\n\nShort subhead\n\nThe last one."
+    gold = "A long first paragraph of the story, told in full.\n\nShort subhead\n\nThe last one."
     # Case, punctuation and spacing do not matter; a paragraph cut short is not kept.
-    assert paragraphs_kept(gold, "a long first paragraph of the  story\nshort subhead!") == (2, 3)
-    assert paragraphs_kept(gold, "A long first paragraph\nThe last one.") == (1, 3)
-    # Whole words only: "subhead" inside "subheads" is not the paragraph.
+    assert paragraphs_kept(gold, "a long first paragraph of the  story told in full\n\nshort subhead!") == (2, 3)
+    assert paragraphs_kept(gold, "A long first paragraph\n\nThe last one.") == (1, 3)
+    # A long paragraph within a longer line counts; a short one only as a line of its own.
+    assert paragraphs_kept(gold, "By Jane Doe A long first paragraph of the story, told in full.") == (1, 3)
+    assert paragraphs_kept(gold, "Short subhead lines are everywhere in this sentence.") == (0, 3)
     assert paragraphs_kept("subhead", "subheads") == (0, 1)
     assert paragraphs_kept("", "anything") == (0, 0)
 
@@ -35,7 +37,7 @@ def test_cleaning_whole_page_text_floor():
     # 0.94 until 2026-12-01, when the threshold went from 0.30 to 0.20 (recall first: more of
     # the short paragraphs and first lines kept for a few more stray lines; see the next test).
     assert scores["system"]["f1"] >= 0.935
-    assert scores["system"]["paragraphs_kept"] >= 0.83
+    assert scores["system"]["paragraphs_kept"] >= 0.81
 
 
 def test_line_classifier_cross_validated_by_site_on_both_sets():
@@ -56,7 +58,7 @@ def test_cleaning_html_floor():
     scores = evaluate_cleaning(str(EVAL / "cleaning"), html_dir=str(EVAL / "cleaning_html"))
     assert scores["system"]["f1"] >= 0.955
     assert scores["system"]["recall"] >= 0.975
-    assert scores["system"]["paragraphs_kept"] >= 0.95
+    assert scores["system"]["paragraphs_kept"] >= 0.945
 
 
 def test_cleaning_floor_on_many_sites_and_languages():

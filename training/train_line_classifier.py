@@ -311,7 +311,7 @@ def line_figures(pages, probs, t, sw=0.0) -> dict:
     """Shares of lines kept, each line counted once (a snippet scorer's view, which the token
     metric does not give): body lines, short ones (under 8 words), each page's first and last
     body line, and boilerplate lines."""
-    return {k: a / n if n else float("nan") for k, (a, n) in _line_counts(pages, probs, t, sw).items()}
+    return {k: a / n if n else None for k, (a, n) in _line_counts(pages, probs, t, sw).items()}
 
 
 def _line_counts(pages, probs, t, sw) -> dict:
@@ -322,17 +322,16 @@ def _line_counts(pages, probs, t, sw) -> dict:
         kept[k][1] += 1
     for p, q in zip(pages, probs):
         keep = np.array(lc.decode(list(q), t, sw))
+        for i in np.flatnonzero(~p["y"]):
+            add("boilerplate", keep[i])
         body = np.flatnonzero(p["y"])
-        if not len(body):
-            continue
         for i in body:
             add("body", keep[i])
             if len(p["lines"][i].split()) < 8:
                 add("body_short", keep[i])
-        add("first", keep[body[0]])
-        add("last", keep[body[-1]])
-        for i in np.flatnonzero(~p["y"]):
-            add("boilerplate", keep[i])
+        if len(body):
+            add("first", keep[body[0]])
+            add("last", keep[body[-1]])
     return kept
 
 
@@ -351,11 +350,11 @@ def line_figures_at(pages, probs, settings) -> dict:
             total.setdefault(k, [0, 0])
             total[k][0] += a
             total[k][1] += n
-    return {k: a / n if n else float("nan") for k, (a, n) in total.items()}
+    return {k: a / n if n else None for k, (a, n) in total.items()}
 
 
 def print_lines(figures: dict) -> None:
-    print("  lines kept: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    print("  lines kept: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if v is not None))
 
 
 def report_groups(pages, rows):
