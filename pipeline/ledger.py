@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.article import source_id
+from schemas.article import LOCAL_URL_PREFIX, canonical_source_id, source_id
 from transforms.duplicates import DUPLICATES_DIR
 from transforms.read import REJECTED_BEFORE, STALE, UNCHANGED
 
@@ -73,11 +73,18 @@ class Entry:
     run_id: str
 
 
+def local_paths(paths: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``source_path`` values as `schemas.article.source_id` reads them (``file:///x`` is ``/x``),
+    column-wise."""
+    return pc.replace_substring_regex(paths, pattern=f"^{LOCAL_URL_PREFIX}/", replacement="/")
+
+
 def keys_of(batch: pa.RecordBatch | pa.Table) -> pa.Array:
-    """The source ids of index rows, computed column-wise."""
+    """The source ids of index rows, computed column-wise (as `schemas.article.source_id`)."""
+    paths = local_paths(batch["source_path"])
     lines = pc.cast(batch["source_line"], pa.string())
-    with_line = pc.binary_join_element_wise(batch["source_path"], lines, "#L")
-    return pc.if_else(pc.equal(batch["source_line"], 0), batch["source_path"], with_line)
+    with_line = pc.binary_join_element_wise(paths, lines, "#L")
+    return pc.if_else(pc.equal(batch["source_line"], 0), paths, with_line)
 
 
 def entries_of(
@@ -85,12 +92,12 @@ def entries_of(
 ) -> dict[str, Entry]:
     """source id -> `Entry`, for the rows of ``source_paths`` or ``source_ids`` only (all rows
     when both are None). Streams: one batch of the index in memory at a time."""
-    paths = pa.array(sorted(set(source_paths)), pa.string()) if source_paths is not None else None
-    ids = pa.array(sorted(set(source_ids)), pa.string()) if source_ids is not None else None
+    paths = pa.array(sorted({source_id(p, 0) for p in source_paths}), pa.string()) if source_paths is not None else None
+    ids = pa.array(sorted({canonical_source_id(s) for s in source_ids}), pa.string()) if source_ids is not None else None
     found: dict[str, Entry] = {}
     for batch in batches:
         if paths is not None:
-            batch = batch.filter(pc.is_in(batch["source_path"], value_set=paths))
+            batch = batch.filter(pc.is_in(local_paths(batch["source_path"]), value_set=paths))
         if ids is not None:
             batch = batch.filter(pc.is_in(keys_of(batch), value_set=ids))
         if not batch.num_rows:

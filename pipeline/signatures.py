@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from pipeline import ledger
 from pipeline.publish import DatasetOutput
-from schemas.article import article_id
+from schemas.article import article_id, canonical_source_id
 from transforms.duplicates import SIGNATURES
 from transforms.near_duplicates import Fingerprint
 
@@ -41,6 +41,6 @@ class OutputSignatures:
     def alive(self, candidates: Sequence[Fingerprint]) -> Iterable[Fingerprint]:
         entries = ledger.entries_of(self.output.index_batches(), source_ids=[fp.source_id for fp in candidates])
         for fp in candidates:
-            entry = entries.get(fp.source_id)
+            entry = entries.get(canonical_source_id(fp.source_id))
             if entry and entry.outcome == ledger.WRITTEN and entry.content_sha256 and article_id(fp.source_id, entry.content_sha256) == fp.article_id:
                 yield fp

@@ -24,9 +24,22 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 PARTITION_COLUMNS = ("date", "topic")
 
 
+#: A local file named as a ``file://`` URL: the same input as its plain path.
+LOCAL_URL_PREFIX = "file://"
+
+
 def source_id(path: str, line: int | None) -> str:
-    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (line None or 0: a whole file)."""
+    """An input's id: its path, plus ``#L<n>`` for a JSON Lines record (line None or 0: a whole
+    file); see `canonical_source_id`."""
+    path = canonical_source_id(path)
     return path if not line else f"{path}#L{line}"
+
+
+def canonical_source_id(sid: str) -> str:
+    """A local file is one input however it was named: ``file:///in/a.txt`` is ``/in/a.txt``
+    (rows, index entries and signatures written before local URLs were read as plain paths say
+    ``file://``)."""
+    return sid[len(LOCAL_URL_PREFIX) :] if sid.startswith(LOCAL_URL_PREFIX + "/") else sid
 
 
 def split_source_id(sid: str) -> tuple[str, int]:

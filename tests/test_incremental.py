@@ -76,7 +76,56 @@ def test_a_folder_spelt_another_way_is_the_same_input(inbox, tmp_path, ruler_mod
     assert all("//" not in p and "/." not in p for p in paths) and len(paths) == 4  # the feed's two rows share a path
     from transforms.match import match_pattern
 
-    assert match_pattern(f"file://{tmp_path}//in/../in/a.txt").files == [f"file://{inbox}/a.txt"]
+    assert match_pattern(f"file://{tmp_path}//in/../in/a.txt").files == [f"{inbox}/a.txt"]
+    # A file:// URL names the same inputs as the plain path.
+    again = run(["--input", f"file://{inbox}", *_flags(ruler_model, out)])
+    assert again["articles_written"] == 0 and again["skipped"] == first["articles_written"] + first["articles_rejected"]
+
+
+def test_rows_keyed_by_a_file_url_before_are_found_by_the_plain_path(inbox, tmp_path, ruler_model):
+    """An earlier version kept a file:// input's URL in source_path and in the index: the same
+    file named by its path is the same input (skipped, and its row replaced when it changes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from schemas.article import article_id
+
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    first = run(flags)
+    def spelt_as_url(table, name):
+        column = table[name]
+        legacy = pc.if_else(pc.starts_with(column, "/"), pc.binary_join_element_wise(pa.scalar("file://"), column, ""), column)
+        return table.set_column(table.schema.get_field_index(name), name, legacy)
+
+    # What the earlier version wrote for a file:// input: the URL in source_path, the index and
+    # the signatures, and the article ids derived from it.
+    new_ids = {}
+    for path in out.glob("date=*/topic=*/*.parquet"):
+        table = spelt_as_url(pq.read_table(path), "source_path")
+        ids = [article_id(f"{p}#L{line}" if line else p, sha) for p, line, sha in zip(*(table[c].to_pylist() for c in ("source_path", "source_line", "content_sha256")))]
+        new_ids.update(zip(table["article_id"].to_pylist(), ids))
+        pq.write_table(table.set_column(table.schema.get_field_index("article_id"), "article_id", pa.array(ids, pa.string())), path)
+    pq.write_table(spelt_as_url(pq.read_table(out / "_index" / "inputs.parquet"), "source_path"), out / "_index" / "inputs.parquet")
+    for path in out.glob("_index/minhash-*.parquet"):
+        table = spelt_as_url(pq.read_table(path), "source_id")
+        ids = pa.array([new_ids[a] for a in table["article_id"].to_pylist()], pa.string())
+        pq.write_table(table.set_column(table.schema.get_field_index("article_id"), "article_id", ids), path)
+    assert all(p.startswith("file://") for p in read_dataset(str(out)).to_table()["source_path"].to_pylist())
+    again = run(flags)
+    assert again["articles_written"] == 0 and again["skipped"] == _processed(first)
+    (inbox / "a.txt").write_text((inbox / "a.txt").read_text() + "\nOne more line of reporting.\n")
+    assert run(flags)["articles_written"] == 1
+    rows = read_dataset(str(out)).to_table().to_pylist()
+    ids = [(r["source_path"].removeprefix("file://"), r["source_line"]) for r in rows]
+    assert len(ids) == len(set(ids)) == first["articles_written"]
+    changed = next(r for r in rows if r["source_path"] == str(inbox / "a.txt"))
+    assert changed["duplicate_of"] is None  # not a copy of its own earlier row
+    # An article committed under the old spelling is still the original of a copy.
+    shutil.copy(inbox / "b.txt.gz", inbox / "b_copy.txt.gz")
+    run(flags)
+    rows = {r["source_path"]: r for r in read_dataset(str(out)).to_table().to_pylist()}
+    assert rows[str(inbox / "b_copy.txt.gz")]["duplicate_of"] == rows[f"file://{inbox}/b.txt.gz"]["article_id"]
 
 
 def test_lines_a_feed_no_longer_has_lose_their_rows(tmp_path, ruler_model):

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.utils.windowed_value import WindowedValue
 
-from schemas.article import Article
+from schemas.article import Article, canonical_source_id
 from transforms.parquet_files import PendingFile
 from transforms.near_duplicates import Fingerprint, body_sha256, first_copy, rank
 from transforms.spill import SPILL_DIR
@@ -151,7 +151,7 @@ class _LookupCommittedFn(beam.DoFn):
             return
         if found:
             # This run's own inputs are processed again: their committed rows are being replaced.
-            again = pc.is_in(pa.array([fp.source_id for fp in found], pa.string()), value_set=self._run[2]).to_pylist()
+            again = pc.is_in(pa.array([canonical_source_id(fp.source_id) for fp in found], pa.string()), value_set=self._run[2]).to_pylist()
             yield from (fp for fp, replaced in zip(found, again) if not replaced)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping
 import apache_beam as beam
 import fsspec
 
+from schemas.article import LOCAL_URL_PREFIX
 from transforms import errors
 from transforms.failures import REJECTED, Rejection, rejection
 from transforms.read import HIDDEN_OR_SYSTEM, SKIPPED, SkippedInput
@@ -111,7 +112,9 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
             files.append(name)
     if largest_first:
         files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
-    keep_plain = "://" not in pattern  # a plain local path stays a plain path in source_path
+    # A local file is named by its plain path in source_path, whether the pattern was a path or
+    # a file:// URL: one file, one input (`schemas.article.source_id`).
+    keep_plain = "://" not in pattern or pattern.startswith(LOCAL_URL_PREFIX)
 
     def as_url(path: str) -> str:
         return path if keep_plain else fs.unstrip_protocol(path)
