@@ -79,9 +79,10 @@ def local_paths(paths: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     return pc.replace_substring_regex(paths, pattern=f"^{LOCAL_URL_PREFIX}/", replacement="/")
 
 
-def keys_of(batch: pa.RecordBatch | pa.Table) -> pa.Array:
-    """The source ids of index rows, computed column-wise (as `schemas.article.source_id`)."""
-    paths = local_paths(batch["source_path"])
+def keys_of(batch: pa.RecordBatch | pa.Table, as_stored: bool = False) -> pa.Array:
+    """The source ids of index rows, computed column-wise (as `schemas.article.source_id`;
+    ``as_stored``: with the path as the row holds it, ``file://`` left on)."""
+    paths = batch["source_path"] if as_stored else local_paths(batch["source_path"])
     lines = pc.cast(batch["source_line"], pa.string())
     with_line = pc.binary_join_element_wise(paths, lines, "#L")
     return pc.if_else(pc.equal(batch["source_line"], 0), paths, with_line)
@@ -114,6 +115,17 @@ def entries_of(
         ):
             found[source_id(path, line)] = Entry(sha, fp, outcome, file, run)
     return found
+
+
+def files_of(batches: Iterable[pa.RecordBatch | pa.Table], source_ids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(source id, data file) of every index row of ``source_ids`` that names a file: an input
+    an earlier version indexed under two spellings (a path and a ``file://`` URL) has two."""
+    ids = pa.array(sorted({canonical_source_id(s) for s in source_ids}), pa.string())
+    for batch in batches:
+        keys = keys_of(batch)
+        hit = pc.and_(pc.is_in(keys, value_set=ids), pc.is_valid(batch["file"]))
+        if pc.any(hit).as_py():
+            yield from zip(keys.filter(hit).to_pylist(), batch["file"].filter(hit).to_pylist())
 
 
 def skip_reason(entry: Entry | None, current: str, retry_rejected: bool = False, reprocess_stale: bool = False) -> str | None:

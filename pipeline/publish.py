@@ -451,8 +451,11 @@ class DatasetOutput:
         chunks = []
         for batch in self.index_batches():
             rows = batch.filter(pc.equal(batch["outcome"], ledger.WRITTEN))
-            ids = ledger.keys_of(rows).to_pylist()
-            chunks.append(pa.array([article_id(i, h) for i, h in zip(ids, rows["content_sha256"].to_pylist())], pa.string()))
+            hashes = rows["content_sha256"].to_pylist()
+            # An article's id as it was made: from the plain path, or (written by an earlier
+            # version from a file:// input) from the URL the index still holds.
+            for ids in {tuple(ledger.keys_of(rows).to_pylist()), tuple(ledger.keys_of(rows, as_stored=True).to_pylist())}:
+                chunks.append(pa.array([article_id(i, h) for i, h in zip(ids, hashes)], pa.string()))
         alive = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
         total, kept = 0, 0
         target = posixpath.join(self._path(STAGING, run_id), INDEX_DIR, f"minhash-{run_id}.parquet")
@@ -502,11 +505,12 @@ class DatasetOutput:
         """Committed JSON Lines records with a row, beyond the last line their feed has now."""
         if not last_lines:
             return []
-        entries = ledger.entries_of(self.index_batches(), source_paths=last_lines)
+        last = {source_id(path, 0): n for path, n in last_lines.items()}
+        entries = ledger.entries_of(self.index_batches(), source_paths=last)
         return sorted(
             sid
             for sid, entry in entries.items()
-            if entry.outcome == ledger.WRITTEN and split_source_id(sid)[1] > last_lines[split_source_id(sid)[0]]
+            if entry.outcome == ledger.WRITTEN and split_source_id(sid)[1] > last[split_source_id(sid)[0]]
         )
 
     def _stage_rewrites(
@@ -519,11 +523,10 @@ class DatasetOutput:
         stage = self._path(STAGING, run_id)
         if not source_ids:
             return [], []
-        again = ledger.entries_of(self.index_batches(), source_ids=source_ids)
         drop_by_file: dict[str, set[str]] = {}
-        for sid, entry in again.items():
-            if entry.file and entry.file not in deleted:
-                drop_by_file.setdefault(entry.file, set()).add(sid)
+        for sid, rel in ledger.files_of(self.index_batches(), source_ids):
+            if rel not in deleted:
+                drop_by_file.setdefault(rel, set()).add(sid)
         rewrites, new_files = [], []
         published = set(existing)
         for rel, drop in sorted(drop_by_file.items()):

@@ -82,24 +82,19 @@ def test_a_folder_spelt_another_way_is_the_same_input(inbox, tmp_path, ruler_mod
     assert again["articles_written"] == 0 and again["skipped"] == first["articles_written"] + first["articles_rejected"]
 
 
-def test_rows_keyed_by_a_file_url_before_are_found_by_the_plain_path(inbox, tmp_path, ruler_model):
-    """An earlier version kept a file:// input's URL in source_path and in the index: the same
-    file named by its path is the same input (skipped, and its row replaced when it changes)."""
+def _spelt_as_file_urls(out) -> None:
+    """What an earlier version wrote for file:// inputs: the URL in source_path, in the index and
+    in the signatures, and the article ids derived from it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from schemas.article import article_id
 
-    out = tmp_path / "out"
-    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
-    first = run(flags)
     def spelt_as_url(table, name):
         column = table[name]
         legacy = pc.if_else(pc.starts_with(column, "/"), pc.binary_join_element_wise(pa.scalar("file://"), column, ""), column)
         return table.set_column(table.schema.get_field_index(name), name, legacy)
 
-    # What the earlier version wrote for a file:// input: the URL in source_path, the index and
-    # the signatures, and the article ids derived from it.
     new_ids = {}
     for path in out.glob("date=*/topic=*/*.parquet"):
         table = spelt_as_url(pq.read_table(path), "source_path")
@@ -111,7 +106,21 @@ def test_rows_keyed_by_a_file_url_before_are_found_by_the_plain_path(inbox, tmp_
         table = spelt_as_url(pq.read_table(path), "source_id")
         ids = pa.array([new_ids[a] for a in table["article_id"].to_pylist()], pa.string())
         pq.write_table(table.set_column(table.schema.get_field_index("article_id"), "article_id", ids), path)
+
+
+def test_rows_keyed_by_a_file_url_before_are_found_by_the_plain_path(inbox, tmp_path, ruler_model):
+    """An earlier version kept a file:// input's URL in source_path and in the index: the same
+    file named by its path is the same input (skipped, and its row replaced when it changes)."""
+    from pipeline.compact import main as compact
+
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox), *_flags(ruler_model, out)]
+    first = run(flags)
+    _spelt_as_file_urls(out)
     assert all(p.startswith("file://") for p in read_dataset(str(out)).to_table()["source_path"].to_pylist())
+    signatures = sum(len(pq.read_table(p)) for p in out.glob("_index/minhash-*.parquet"))
+    assert compact([str(out), "--min_rows_per_file", "5", "--run_id", "c1"]) == 0
+    assert sum(len(pq.read_table(p)) for p in out.glob("_index/minhash-*.parquet")) == signatures  # all still alive
     again = run(flags)
     assert again["articles_written"] == 0 and again["skipped"] == _processed(first)
     (inbox / "a.txt").write_text((inbox / "a.txt").read_text() + "\nOne more line of reporting.\n")
@@ -330,3 +339,39 @@ def test_an_output_path_that_reads_as_a_pattern_is_refused(inbox, tmp_path, rule
     with pytest.raises(UsageError, match=r"out\[1\]: a dataset's path cannot hold \*, \? or \["):
         run(["--input", str(inbox), *_flags(ruler_model, tmp_path / "out[1]")])
     assert not (tmp_path / "out[1]").exists()
+
+
+def test_an_input_indexed_under_both_spellings_before_leaves_no_old_row(inbox, tmp_path, ruler_model):
+    """A dataset an earlier version wrote twice for one file (once as a path, once as a file://
+    URL): when the file changes, both old rows go."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = tmp_path / "out"
+    flags = ["--input", str(inbox / "a.txt"), *_flags(ruler_model, out, "--dedup", "off")]
+    run(flags)
+    _spelt_as_file_urls(out)
+    (legacy,) = list(out.glob("date=*/topic=*/*.parquet"))
+    table = pq.read_table(legacy)
+    plain = table.set_column(table.schema.get_field_index("source_path"), "source_path", pc.replace_substring_regex(table["source_path"], "^file://", ""))
+    twin = legacy.with_name("part-plain.parquet")
+    pq.write_table(plain, twin)
+    index = pq.read_table(out / "_index" / "inputs.parquet")
+    extra = index.set_column(index.schema.get_field_index("source_path"), "source_path", pc.replace_substring_regex(index["source_path"], "^file://", ""))
+    extra = extra.set_column(extra.schema.get_field_index("file"), "file", pa.array([str(twin.relative_to(out))] * len(extra), pa.string()))
+    pq.write_table(pa.concat_tables([index, extra]), out / "_index" / "inputs.parquet")
+    assert len(read_dataset(str(out)).to_table()) == 2
+    (inbox / "a.txt").write_text((inbox / "a.txt").read_text() + "\nOne more line of reporting.\n")
+    run(flags)
+    assert len(read_dataset(str(out)).to_table()) == 1
+
+
+def test_a_local_url_names_the_same_inputs_as_the_path(inbox, tmp_path, ruler_model):
+    out = tmp_path / "out"
+    first = run(["--input", f"local://{inbox}", *_flags(ruler_model, out)])
+    assert all(p.startswith(str(inbox)) for p in read_dataset(str(out)).to_table()["source_path"].to_pylist())
+    for spelling in (f"local://{inbox}", str(inbox)):
+        again = run(["--input", spelling, *_flags(ruler_model, out)])
+        assert again["articles_written"] == 0 and again["skipped"] == _processed(first), spelling
+    (inbox / "feed.jsonl").write_text((inbox / "feed.jsonl").read_text().splitlines()[0] + "\n")
+    assert run(["--input", f"local://{inbox}", *_flags(ruler_model, out)])["records_vanished"] == 1

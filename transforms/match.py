@@ -114,7 +114,7 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
         files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
     # A local file is named by its plain path in source_path, whether the pattern was a path or
     # a file:// URL: one file, one input (`schemas.article.source_id`).
-    keep_plain = "://" not in pattern or pattern.startswith(LOCAL_URL_PREFIX)
+    keep_plain = "://" not in pattern or _is_local(fs)
 
     def as_url(path: str) -> str:
         return path if keep_plain else fs.unstrip_protocol(path)
@@ -131,9 +131,15 @@ def _normalised(pattern: str) -> str:
     (``/data//in``, ``../in`` from another working directory). Other URLs are as given."""
     if "://" not in pattern:
         return os.path.normpath(os.path.abspath(pattern)) if pattern else pattern
-    if pattern.startswith("file://"):
-        return "file://" + os.path.normpath(os.path.abspath(pattern[len("file://"):] or "/"))
+    for prefix in (LOCAL_URL_PREFIX, "local://"):
+        if pattern.startswith(prefix):
+            return prefix + os.path.normpath(os.path.abspath(pattern[len(prefix) :] or "/"))
     return pattern
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return "file" in protocols
 
 
 def _size(info: Mapping[str, Any]) -> int:

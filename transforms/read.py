@@ -97,7 +97,7 @@ def jsonl_lines(f, max_bytes: int) -> Iterator[tuple[int, bytes | None, str]]:
 def plan_records(url: str, max_bytes: int, known: Known) -> Iterator[tuple[str, str | None, str | None]]:
     """(source id, content sha256, skip reason or None) of each record a read of ``url`` meets,
     decided exactly as `read_records` decides, without parsing anything (for ``--dry_run``)."""
-    previous = known.get(url)
+    previous = known.get(source_id(url, 0))
     digest = input_digest(url)
     if previous is not None and previous[0] == digest:
         yield url, digest, previous[1]
@@ -166,7 +166,7 @@ def read_records(
     pass that only looks at the lines.
     """
     known = known or {}
-    previous = known.get(url)
+    previous = known.get(source_id(url, 0))
     if previous is not None:
         try:
             digest = input_digest(url)
