@@ -1,8 +1,5 @@
 """One writer per output: ``<output>/_lock`` names the run that holds it (run id, pid, host,
-start) and the holder's last heartbeat, written every `HEARTBEAT_S`; a holder that died on this
-machine, whose heartbeat stopped `HEARTBEAT_LOST_S` ago (killed on another machine or in a
-container that is gone), or, for a lock of an earlier version with no heartbeat, one older than
-``stale_after_s``, is taken over."""
+start); a holder that died on this machine, or one older than ``stale_after_s``, is taken over."""
 from __future__ import annotations
 
 import contextlib
@@ -12,17 +9,12 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from typing import Any, Iterator
 
 from transforms.errors import OutputLocked, UsageError
 
 LOCK = "_lock"
-#: How often a holder says it is alive, and after how long without a word it is taken for dead
-#: (SIGKILL, a machine or container gone): ten missed heartbeats.
-HEARTBEAT_S = 60.0
-HEARTBEAT_LOST_S = 600.0
 _LOG = logging.getLogger(__name__)
 #: Errors that mean "this user cannot write there", as opposed to an outage or a bug.
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
@@ -32,7 +24,7 @@ _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQ
 def hold(fs, root: str, url: str, run_id: str, stale_after_s: float = 12 * 3600) -> Iterator[None]:
     """Hold ``<root>/_lock`` on ``fs`` for the duration (``url`` names the output in messages)."""
     path = root.rstrip("/") + "/" + LOCK
-    me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": now(), "heartbeat_at": now()}
+    me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": now()}
     try:
         fs.makedirs(root, exist_ok=True)
         created = _create_exclusive(fs, path, me)
@@ -52,46 +44,17 @@ def hold(fs, root: str, url: str, run_id: str, stale_after_s: float = 12 * 3600)
             raise OutputLocked(
                 f"{url} is locked by run {holder.get('run_id')} (pid {holder.get('pid')} on "
                 f"{holder.get('host')}, since {holder.get('started_at')}). Wait for it to finish; if it died, "
-                f"the lock is taken over {HEARTBEAT_LOST_S / 60:g} min after its last heartbeat "
-                f"({holder.get('heartbeat_at', 'none')}), or delete {path} by hand."
+                f"the lock is taken over after {stale_after_s / 3600:g} h, or delete {path} by hand."
             )
         _LOG.warning("taking over the stale lock of run %s (%s)", holder.get("run_id"), holder)
         fs.rm(path)
         if not _create_exclusive(fs, path, me):
             raise OutputLocked(f"{url}: another run took the lock at the same moment; try again")
-    stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(fs, path, me, stop), name="lock-heartbeat", daemon=True)
-    beat.start()
     try:
         yield
     finally:
-        stop.set()
-        beat.join()
         if (read_json(fs, path) or {}).get("run_id") == run_id:
             fs.rm(path)
-
-
-def _heartbeat(fs, path: str, me: dict[str, Any], stop: threading.Event) -> None:
-    """Every `HEARTBEAT_S` until ``stop``: the lock's ``heartbeat_at`` set to now, while the lock
-    is still ours (replaced whole, so a reader never sees half a file)."""
-    while not stop.wait(HEARTBEAT_S):
-        try:
-            if (read_json(fs, path) or {}).get("run_id") != me["run_id"]:
-                return  # taken over or removed: not ours to touch
-            _replace(fs, path, {**me, "heartbeat_at": now()})
-        except OSError as exc:  # an outage: the next beat tries again
-            _LOG.warning("could not renew the lock %s: %s", path, exc)
-
-
-def _replace(fs, path: str, content: dict[str, Any]) -> None:
-    data = json.dumps(content).encode()
-    if is_local(fs):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    else:
-        fs.pipe_file(path, data)  # one object written whole
 
 
 def is_local(fs) -> bool:
@@ -130,21 +93,14 @@ def _create_exclusive(fs, path: str, content: dict[str, Any]) -> bool:
 
 
 def _is_stale(holder: dict[str, Any], stale_after_s: float) -> bool:
-    alive_here = False
     if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
         try:
             os.kill(holder["pid"], 0)
-            alive_here = True  # (or its pid was reused: then the age rule below)
         except ProcessLookupError:
             return True  # the holder died on this machine
         except PermissionError:
-            alive_here = True
-    if "heartbeat_at" in holder and not alive_here:
-        try:
-            return time.time() - dt.datetime.fromisoformat(holder["heartbeat_at"]).timestamp() > HEARTBEAT_LOST_S
-        except (TypeError, ValueError):
-            return True
-    try:  # a live process here, or a lock an earlier version wrote (no heartbeat): its age
+            pass
+    try:
         started = dt.datetime.fromisoformat(holder["started_at"]).timestamp()
     except (KeyError, TypeError, ValueError):
         return True

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -115,48 +114,6 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     )
     with DatasetOutput(str(tmp_path)).lock("alive"):
         assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
-
-
-def _lock_of_another_machine(tmp_path, **times):
-    holder = {"run_id": "elsewhere", "pid": 1, "host": "another-machine", "started_at": "2026-01-01T00:00:00+00:00", **times}
-    (tmp_path / "_lock").write_text(json.dumps(holder))
-
-
-def test_the_lock_of_a_run_whose_heartbeat_stopped_elsewhere_is_taken_over(tmp_path):
-    """A run killed on another machine (or in a container that is gone) cannot be asked whether
-    it lives: its heartbeat stopping says so, long before the 12 h age limit."""
-    import datetime as dt
-
-    from pipeline import lock
-
-    beat = lambda seconds_ago: (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds_ago)).isoformat(timespec="seconds")
-    _lock_of_another_machine(tmp_path, heartbeat_at=beat(lock.HEARTBEAT_S))
-    with pytest.raises(OutputLocked, match=r"locked by run elsewhere .* taken over 10 min after its last heartbeat"):
-        with DatasetOutput(str(tmp_path)).lock("alive"):
-            pass
-    _lock_of_another_machine(tmp_path, heartbeat_at=beat(lock.HEARTBEAT_LOST_S + 60))
-    with DatasetOutput(str(tmp_path)).lock("alive"):
-        assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "alive"
-
-
-def test_a_lock_holder_renews_its_heartbeat_and_stops_when_it_lets_go(tmp_path, monkeypatch):
-    from pipeline import lock
-
-    monkeypatch.setattr(lock, "HEARTBEAT_S", 0.01)
-    path = tmp_path / "_lock"
-    with DatasetOutput(str(tmp_path)).lock("alive"):
-        first = json.loads(path.read_text())
-        first_beat = first["heartbeat_at"]
-        renewed = threading.Event()
-        for _ in range(1000):  # until the heartbeat thread has written a second time (seconds resolution)
-            if json.loads(path.read_text())["heartbeat_at"] != first_beat:
-                renewed.set()
-                break
-            threading.Event().wait(0.01)
-        assert renewed.is_set()
-        assert {k: v for k, v in json.loads(path.read_text()).items() if k != "heartbeat_at"} == {k: v for k, v in first.items() if k != "heartbeat_at"}
-    assert not path.exists() and not list(tmp_path.glob("_lock*"))
-    assert not [t for t in threading.enumerate() if t.name == "lock-heartbeat"]
 
 
 @pytest.mark.parametrize("content", ["[1]", '"text"', "null", "{not json"])
