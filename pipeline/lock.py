@@ -13,6 +13,7 @@ import time
 from typing import Any, Iterator
 
 from transforms.errors import OutputLocked, UsageError
+from transforms.match import is_local
 
 LOCK = "_lock"
 _LOG = logging.getLogger(__name__)
@@ -55,11 +56,6 @@ def hold(fs, root: str, url: str, run_id: str, stale_after_s: float = 12 * 3600)
     finally:
         if (read_json(fs, path) or {}).get("run_id") == run_id:
             fs.rm(path)
-
-
-def is_local(fs) -> bool:
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return "file" in protocols
 
 
 def read_json(fs, path: str) -> dict[str, Any] | None:

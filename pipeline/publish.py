@@ -39,6 +39,7 @@ from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, 
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
+from transforms.match import is_local
 from transforms.parquet_files import PendingFile, merge_files, part_name, readable
 
 STAGING = "_staging"
@@ -180,7 +181,7 @@ class DatasetOutput:
     def check_writable(self) -> None:
         """Stop before any work, with a one-line reason, when the output cannot be a dataset
         root: a regular file, under a file, or (locally) a folder this process may not write."""
-        if not lock.is_local(self.fs):
+        if not is_local(self.fs):
             if self.fs.isfile(self.root):
                 raise UsageError(f"--output {self.url} is a file, not a folder")
             return

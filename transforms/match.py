@@ -114,7 +114,7 @@ def match_pattern(pattern: str, largest_first: bool = False) -> Matched:
         files.sort(key=lambda name: -_size(infos[name]))  # stable: ties keep name order
     # A local file is named by its plain path in source_path, whether the pattern was a path or
     # a file:// URL: one file, one input (`schemas.article.source_id`).
-    keep_plain = "://" not in pattern or _is_local(fs)
+    keep_plain = "://" not in pattern or is_local(fs)
 
     def as_url(path: str) -> str:
         return path if keep_plain else fs.unstrip_protocol(path)
@@ -137,7 +137,8 @@ def _normalised(pattern: str) -> str:
     return pattern
 
 
-def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs`` is this machine's file system (fsspec names it file:// and local://)."""
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
     return "file" in protocols
 
