@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterator
 
 from transforms.errors import OutputLocked, UsageError
-from transforms.match import is_local
+from transforms.filesystems import is_local
 
 LOCK = "_lock"
 _LOG = logging.getLogger(__name__)

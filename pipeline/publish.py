@@ -39,7 +39,7 @@ from schemas.article import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, 
 from transforms import faults
 from transforms.duplicates import DUPLICATES_DIR, SIGNATURE_ROW_GROUP, SIGNATURE_SCHEMA, SIGNATURES
 from transforms.errors import UsageError
-from transforms.match import is_local
+from transforms.filesystems import is_local
 from transforms.parquet_files import PendingFile, merge_files, part_name, readable
 
 STAGING = "_staging"

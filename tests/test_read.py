@@ -384,3 +384,13 @@ def test_a_january_first_in_the_page_s_url_stands():
 
     html = f"<html><head><meta property='og:url' content='https://example.com/2024/01/01/council-votes'></head><body><article>{_STORY}</article></body></html>"
     assert html_record(html)["date"] == "2024-01-01"  # the page's own og:url, as the reader calls it
+
+
+def test_a_local_file_named_as_a_file_url_is_skipped_by_its_path(tmp_path):
+    """The skip list is keyed by plain paths: a file:// URL of the same file finds its entry."""
+    from transforms.read import input_digest, plan_records
+
+    path = tmp_path / "a.txt"
+    path.write_text("Some article text that is long enough to be one.\n")
+    known = {str(path): (input_digest(str(path)), "unchanged")}
+    assert [skipped for _, _, skipped in plan_records(f"file://{path}", 1_000_000, known)] == ["unchanged"]

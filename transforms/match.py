@@ -17,6 +17,7 @@ import fsspec
 from schemas.article import LOCAL_URL_PREFIX
 from transforms import errors
 from transforms.failures import REJECTED, Rejection, rejection
+from transforms.filesystems import is_local
 from transforms.read import HIDDEN_OR_SYSTEM, SKIPPED, SkippedInput
 
 _GLOB_CHARS = set("*?[")
@@ -136,11 +137,6 @@ def _normalised(pattern: str) -> str:
             return prefix + os.path.normpath(os.path.abspath(pattern[len(prefix) :] or "/"))
     return pattern
 
-
-def is_local(fs: fsspec.AbstractFileSystem) -> bool:
-    """Whether ``fs`` is this machine's file system (fsspec names it file:// and local://)."""
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return "file" in protocols
 
 
 def _size(info: Mapping[str, Any]) -> int:
