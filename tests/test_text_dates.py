@@ -332,6 +332,7 @@ def test_dates_in_line(line, languages, days):
         ("Por Luna González", "es", "Luna González"),
         ("di Luca Monaco", "it", "Luca Monaco"),
         ("Amy Gibbons Political Correspondent", "en", "Amy Gibbons"),
+        ("Autorin/Autor Roman Goncharenko", "de", "Roman Goncharenko"),
         # names before a relative time stamp (no date, but a byline's shape)
         ("Kyle Wiggers 7 hours", "en", "Kyle Wiggers"),
         ("Fouzia Van Der Fort|Published 4 months ago", "en", "Fouzia Van Der Fort"),
@@ -396,6 +397,20 @@ def test_a_name_on_its_own_line_by_the_date_line_is_the_byline(header, language,
     assert find_byline(lines, language, found[2]) == (name, lines.index([h for h in header if h.startswith(name)][0]))
 
 
+@pytest.mark.parametrize(
+    "header, language, name",
+    [
+        ([HEADLINE, "Tania Broughton", "Journalist"], "en", "Tania Broughton"),  # a role below
+        ([HEADLINE, "Marta Cañete", "Corresponsal en Atenas"], "es", "Marta Cañete"),
+        ([HEADLINE, "Chris Wilson-Smith", "Published 3 seconds ago"], "en", "Chris Wilson-Smith"),  # a time stamp below
+        ([HEADLINE, "Ryan Devereaux", "Ryan Devereaux", "Jun 05, 2026"], "en", "Ryan Devereaux"),  # a portrait's text, then the name
+    ],
+)
+def test_a_name_line_over_a_role_or_time_stamp_or_shown_twice_is_the_byline(header, language, name):
+    got, lines = _byline_by_the_date(header, language)
+    assert got == (name, len(lines) - 1 - lines[::-1].index(name))
+
+
 def test_a_name_line_never_beats_a_byline_that_says_so():
     got, lines = _byline_by_the_date(["Aaron Kliegman | Fox News", HEADLINE, "Jun 05, 2026", "Joe Biden"])
     assert got == ("Aaron Kliegman", lines.index("Aaron Kliegman | Fox News"))
@@ -418,6 +433,10 @@ def test_a_name_line_never_beats_a_byline_that_says_so():
         [HEADLINE, "Jane Doe", "Share", "Jun 05, 2026"],  # two lines away
         [HEADLINE, "Maria Cruz Fernandez Lopez Garcia", "Jun 05, 2026"],  # five words: no name
         ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Jun 05, 2026"],  # shown earlier: a tag or a menu entry
+        ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Chip Somodevilla", "Jun 05, 2026"],
+        ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Journalist"],
+        [HEADLINE, "Breaking News", "2 hours ago"],  # a section over a time stamp
+        [HEADLINE, "Donald Trump", "Updated 3 hours ago, with the reaction of the White House"],  # more than a stamp
     ],
 )
 def test_no_name_line_byline_from_captions_lists_labels_or_outlets(header):

@@ -584,12 +584,13 @@ def _source(d: DateLine, languages: tuple[str, ...]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Bylines
 
-#: "By", "Von", "Par", "Por", "di", "door", "av", "af", "Autor:", "Kommentar von" ... at the
+#: "By", "Von", "Par", "Por", "di", "door", "av", "af", "Autor:", "Autorin/Autor", "Kommentar von" ... at the
 #: start of a line; "by" may be glued to the name ("bySauli Giliard").
 _BY = re.compile(
     r"^\s*(?:(?i:(?:(?:ein|eine|a|une|un|el|la)\s+)?(?:kommentar|kolumne|analyse|gastbeitrag|reportage|interview|essay"
     r"|column|commentary|analysis|opinion|chronique|tribune|columna|análisis)\s+(?:von|by|de|par|di)|written by|escrito por"
-    r"|texto|text|autor(?:in|a|es)?|author|authors|by|von|par|por|di|door|av|af|de)\s*:?(?:\s+|$)|by(?=[A-Z][a-z]))"
+    r"|texto|text|autor(?:in|a|es)?(?:\s*/\s*autor(?:in)?)?|author|authors|by|von|par|por|di|door|av|af|de)\s*:?(?:\s+|$)"
+    r"|by(?=[A-Z][a-z]))"
 )
 #: Words of an outlet's name: "By Tom Davies, Associated Press", "Aaron Kliegman | Fox News".
 _OUTLET = re.compile(
@@ -739,6 +740,9 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
                 names, strength = (names if names and all(len(n.split()) >= 2 for n in names) else None), 1
         elif date_index is not None and abs(i - date_index) == 1 and (names := _name_line(lines, i, date_index, stop)):
             strength = 0.5  # the weakest sign: any other byline near the date wins
+        elif i + 1 < len(lines) and _marks_name_above(lines[i + 1]) and _is_name_line(line, stop) and line not in lines[:i]:
+            # "Tania Broughton" over "Journalist", "Chris Wilson-Smith" over "Published 3 hours ago".
+            names, strength = _author_names(line, False), 1
         elif len(line) <= 80 and any(stem in line.lower() for stem in _ROLE_STEMS) and not SENTENCE_END.search(line):
             # A name with a role ("Amy Gibbons Political Correspondent", "Lucy ThorntonNews Reporter").
             unglued = _CAMEL.sub(" ", line)
@@ -776,11 +780,14 @@ def _name_line(lines: list[str], i: int, date_index: int, stop: frozenset[str]) 
     a name line whose other side is the headline, deck or text (five words or more) or a label
     ("Author of the article:"), not a photo's subject over its credit ("Donald Trump" over
     "Foto: ..."), not one of a list of names, and not a line shown earlier on the page (a tag,
-    a menu entry, a breadcrumb)."""
+    a menu entry, a breadcrumb) other than right above it."""
     line = lines[i]
-    if not _is_name_line(line, stop) or line in lines[:i]:
+    top = i  # the first of the line's copies right above it ("Name" twice: a portrait's text, then the name)
+    while top and lines[top - 1] == line:
+        top -= 1
+    if not _is_name_line(line, stop) or line in lines[:top]:
         return None
-    other = 2 * i - date_index
+    other = top - 1 if date_index > i else i + 1
     if not 0 <= other < len(lines):
         return None
     beyond = lines[other]
@@ -789,6 +796,15 @@ def _name_line(lines: list[str], i: int, date_index: int, stop: frozenset[str]) 
     if i + 1 < len(lines) and _LABEL.match(lines[i + 1]):
         return None
     return _author_names(line, False)
+
+
+def _marks_name_above(line: str) -> bool:
+    """A journalist's role ("Journalist", "Corresponsal en Atenas") or a relative time stamp
+    ("Published 3 hours ago") alone on a short line: the line above it is a byline's names."""
+    if len(line.split()) > 6:
+        return False
+    ago = _AGO.search(line) if line.rsplit(None, 1)[-1].lower().lstrip("0123456789") in _AGO_LAST else None
+    return bool(_ROLE.match(line)) or (ago is not None and ago.start() == 0)
 
 
 def _names_below(lines: list[str], i: int) -> tuple[list[str], int]:
