@@ -35,8 +35,9 @@ def test_cleaning_whole_page_text_floor():
     assert scores["baseline"]["f1"] == pytest.approx(0.645, abs=0.001)
     assert scores["system"]["recall"] >= 0.965
     # 0.94 until 2026-12-01, when the threshold went from 0.30 to 0.20 (recall first: more of
-    # the short paragraphs and first lines kept for a few more stray lines; see the next test).
-    assert scores["system"]["f1"] >= 0.935
+    # the short paragraphs and first lines kept for a few more stray lines; see the next test);
+    # 0.945 since readers' comment threads leave (2026-12-02: two blog pages from 0.11 / 0.34 to 1.0).
+    assert scores["system"]["f1"] >= 0.945
     assert scores["system"]["paragraphs_kept"] >= 0.81
 
 

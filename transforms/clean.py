@@ -17,7 +17,7 @@ import apache_beam as beam
 import yaml
 
 from schemas.article import Article
-from transforms import errors, line_classifier, text_dates, text_titles
+from transforms import comment_threads, errors, line_classifier, text_dates, text_titles
 from transforms.datafiles import read_yaml
 from transforms.dates import date_from_path, parse_date_text
 from transforms.errors import ArticleRejected, RulePackError
@@ -262,6 +262,13 @@ def clean_text(
             for j in order[pos:]:
                 drop(j, marker.name)
             break
+
+    # 2b. Readers' comments: a thread of "Name says:" headers under the article's text, and
+    #     everything below its first header.
+    thread = comment_threads.thread_start(paragraphs, [i in keep and classified[i] for i in range(len(paragraphs))])
+    if thread is not None:
+        for i in sorted(i for i in keep if i >= thread):
+            drop(i, "comment_thread")
 
     # 3. The footer: the trailing run of lines that footer (or anywhere) rules remove.
     for i in sorted(keep, reverse=True):

@@ -1,0 +1,60 @@
+"""Readers' comments under an article (transforms/comment_threads.py) and what the cleaner does
+with them. The pages are made up, in the shapes comment systems print."""
+import pytest
+
+from transforms.clean import clean_text, load_rules
+from transforms.comment_threads import thread_start
+
+RULES = load_rules()
+ARTICLE = [
+    "The city council voted on Tuesday to expand the river flood defences after two winters of damage to homes along the embankment.",
+    "Council members approved the plan by nine votes to two, and construction of the new walls is expected to begin next spring.",
+    "Residents who lost furniture and cars in the floods welcomed the decision but said the defences should have come years earlier.",
+    "Engineers say the walls will protect about four thousand homes from a flood of the size the city saw in the winter of 2023.",
+]
+COMMENT = "I have lived by the river for thirty years and the water has never come up this far before, so this is overdue."
+REPLY = "The levy on new building permits seems fair to me, but the council should publish the full costs before it starts."
+
+
+def page(thread: list[str]) -> str:
+    return "\n\n".join(["Home", "Local news", "Council votes to expand river flood defences", *ARTICLE, *thread, "Privacy policy"])
+
+
+@pytest.mark.parametrize(
+    "thread",
+    [
+        ["2 thoughts on “Council votes”", "Alex Smith says:", "November 19, 2019 at 6:34 am", COMMENT, "Reply",
+         "riverwatcher says:", "November 19, 2019 at 6:44 am", REPLY, "Reply", "Leave a Reply"],
+        ["Alex Smith on September 17, 2018 at 6:34 am said:", COMMENT, "Bea on September 18, 2018 at 9:02 pm said:", REPLY],
+        ["Modern Wife sagt:", "28. April 2024 um 10:17 Uhr", COMMENT, "Philipp sagt:", "28. April 2024 um 12:34 Uhr", REPLY],
+    ],
+)
+def test_a_comment_thread_under_the_article_leaves_the_body(thread):
+    result = clean_text(page(thread), RULES)
+    assert all(paragraph in result.body for paragraph in ARTICLE)
+    assert COMMENT not in result.body and REPLY not in result.body
+    first = next(line for line in thread if line.endswith(":"))
+    assert {"rule": "comment_thread", "text": first} in result.removed
+
+
+@pytest.mark.parametrize(
+    "thread",
+    [
+        # quotes in the news: "said:" introduces a quote, and a live blog's times are not comment stamps
+        ["Starmer said:", "We will not raise taxes.", "10.45 GMT", "Sunak said:", "We will cut them.", "11.02 GMT"],
+        # a verb of the comment systems, but no time stamp under it
+        ["The report says:", COMMENT, "The minister says:", REPLY],
+        # one header is no thread
+        ["Alex Smith says:", "November 19, 2019 at 6:34 am", COMMENT],
+    ],
+)
+def test_no_thread_without_two_stamped_comment_headers(thread):
+    result = clean_text(page(thread), RULES)
+    assert not [r for r in result.removed if r["rule"] == "comment_thread"]
+    assert thread_start(page(thread).split("\n\n"), [True] * len(page(thread).split("\n\n"))) is None
+
+
+def test_a_thread_above_the_article_text_is_not_cut():
+    lines = ["Alex says:", "November 19, 2019 at 6:34 am", COMMENT, "Bea says:", "November 19, 2019 at 6:44 am", REPLY, *ARTICLE]
+    assert thread_start(lines, [True] * len(lines)) is None  # less than a text's words above it
+    assert thread_start(ARTICLE + lines, [True] * len(ARTICLE + lines)) == len(ARTICLE)
