@@ -27,13 +27,19 @@ def page(thread: list[str]) -> str:
          "riverwatcher says:", "November 19, 2019 at 6:44 am", REPLY, "Reply", "Leave a Reply"],
         ["Alex Smith on September 17, 2018 at 6:34 am said:", COMMENT, "Bea on September 18, 2018 at 9:02 pm said:", REPLY],
         ["Modern Wife sagt:", "28. April 2024 um 10:17 Uhr", COMMENT, "Philipp sagt:", "28. April 2024 um 12:34 Uhr", REPLY],
+        # names alone over their times, under a comments heading
+        ["[ 167 comments ]", "Top Rated Comments", "Nick A", "2 days ago at 07:47 am", COMMENT, "Rating: 25 Votes",
+         "fmcshan", "2 days ago at 07:50 am", REPLY, "mike_s", "2 days ago at 08:12 am", "No surprise there, the levy was expected."],
+        ["10 commentaires", "Mapper", "le 22/11/2024 à 09:47", COMMENT, "spoup", "le 22/11/2024 à 09:24", REPLY,
+         "Lucie", "le 22/11/2024 à 09:18", "Il ne reste que la question du coût."],
     ],
 )
 def test_a_comment_thread_under_the_article_leaves_the_body(thread):
     result = clean_text(page(thread), RULES)
     assert all(paragraph in result.body for paragraph in ARTICLE)
     assert COMMENT not in result.body and REPLY not in result.body
-    first = next(line for line in thread if line.endswith(":"))
+    # forms A and B: from the first header on; form C: from the heading on
+    first = next((line for line in thread if line.endswith(":")), thread[0])
     assert {"rule": "comment_thread", "text": first} in result.removed
 
 
@@ -46,9 +52,14 @@ def test_a_comment_thread_under_the_article_leaves_the_body(thread):
         ["The report says:", COMMENT, "The minister says:", REPLY],
         # one header is no thread
         ["Alex Smith says:", "November 19, 2019 at 6:34 am", COMMENT],
+        # teasers with their authors and times, and no comments heading over them
+        ["More from the city desk", "Jane Doe", "Today 5:00 am", COMMENT, "John Roe", "Today 6:10 am", REPLY,
+         "Ann Poe", "Today 7:20 am", "A third teaser about the river and its banks."],
+        # a comments heading over two such headers only
+        ["2 comments", "Nick A", "2 days ago at 07:47 am", COMMENT, "fmcshan", "2 days ago at 07:50 am", REPLY],
     ],
 )
-def test_no_thread_without_two_stamped_comment_headers(thread):
+def test_no_thread_from_quotes_teasers_or_too_few_headers(thread):
     result = clean_text(page(thread), RULES)
     assert not [r for r in result.removed if r["rule"] == "comment_thread"]
     assert thread_start(page(thread).split("\n\n"), [True] * len(page(thread).split("\n\n"))) is None
