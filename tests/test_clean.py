@@ -371,6 +371,11 @@ def test_user_rule_packs_add_replace_and_disable_rules(tmp_path):
     [
         ("Sign up for our newsletter to get the day's top stories.", "newsletter_signup"),
         ("We use cookies to improve your experience on our site.", "cookie_notice"),
+        ("By signing up you consent to receive the above newsletter from Example Media Inc.", "cookie_notice"),
+        ("Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden. Damit können personenbezogene Daten an "
+         "Drittplattformen übermittelt werden.", "cookie_notice"),
+        ("This website uses cookies to improve your experience while you navigate through the website. " + "Out of these "
+         "cookies, the cookies that are categorized as necessary are stored on your browser. " * 4, "cookie_notice"),  # a long banner
         ("© 2025 Example Media Group. All rights reserved.", "copyright"),
         ("Advertisement", "advertisement"),
         ("Photo: Jane Doe/Example News", "photo_credit"),
@@ -399,6 +404,8 @@ def test_boilerplate_families_are_removed_by_name(line, rule):
         "Share prices fell 3% in early trading.",
         "Photos taken by the rover show a dry riverbed.",
         "Privacy campaigners said the plan went too far.",
+        "The regulator said the website uses cookies to track readers without asking them first.",
+        "By signing up for the scheme, farmers agree to leave a strip of every field unploughed.",
         "Back to school",
     ],
 )
