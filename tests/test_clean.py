@@ -375,7 +375,7 @@ def test_user_rule_packs_add_replace_and_disable_rules(tmp_path):
         ("Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden. Damit können personenbezogene Daten an "
          "Drittplattformen übermittelt werden.", "cookie_notice"),
         ("This website uses cookies to improve your experience while you navigate through the website. " + "Out of these "
-         "cookies, the cookies that are categorized as necessary are stored on your browser. " * 4, "cookie_notice"),  # a long banner
+         "cookies, the cookies that are categorized as necessary are stored on your browser. " * 4, "cookie_banner"),  # a long banner
         ("© 2025 Example Media Group. All rights reserved.", "copyright"),
         ("Advertisement", "advertisement"),
         ("Photo: Jane Doe/Example News", "photo_credit"),
@@ -406,6 +406,14 @@ def test_boilerplate_families_are_removed_by_name(line, rule):
         "Privacy campaigners said the plan went too far.",
         "The regulator said the website uses cookies to track readers without asking them first.",
         "By signing up for the scheme, farmers agree to leave a strip of every field unploughed.",
+        "By clicking the green button, you agree to let dozens of advertising partners follow you across the web, the complaint says.",
+        "Wer auf der Seite landete, sah zunächst den Hinweis \"Wir verwenden Cookies\", und erst nach mehreren Klicks ließ sich die "
+        "Zustimmung verweigern.",
+        # an article about a banner, quoting it, longer than a notice
+        "Investigators said the banner, which told readers that \"we use cookies to personalise content and ads\", offered an "
+        "\"accept all cookies\" button in bright green but hid the option to refuse on a second page that most visitors never "
+        "reached. The regulator said this design pushed people into agreeing to tracking they did not want, and that the company "
+        "had collected data on more than two million readers without a valid legal basis and without telling them who received it.",
         "Back to school",
     ],
 )

@@ -46,8 +46,18 @@ def test_a_comment_thread_under_the_article_leaves_the_body(thread):
 @pytest.mark.parametrize(
     "thread",
     [
-        # quotes in the news: "said:" introduces a quote, and a live blog's times are not comment stamps
+        # quotes in the news: "said:"/"wrote:" introduce quotes, "says:" over a sentence or a live
+        # blog's time of day is no comment header
         ["Starmer said:", "We will not raise taxes.", "10.45 GMT", "Sunak said:", "We will cut them.", "11.02 GMT"],
+        ["The chancellor says:", "Net zero by 2050 is still our goal.", COMMENT, "The shadow chancellor says:", "They promised this in 2019 too."],
+        ["Reeves says:", "14:32 GMT", COMMENT, "Badenoch says:", "14:40 GMT", REPLY],
+        ["Musk on 5 March 2024 wrote:", COMMENT, "The minister on 6 March 2024 replied:", REPLY],
+        # a live blog's entries, a transcript and readers' questions under headings
+        ["Comments (48)", "Sunak arrives", "10:32 GMT", COMMENT, "Roads closed", "10:45 GMT", REPLY, "Unions react", "11:02 GMT", COMMENT],
+        ["Discussion", "Jane Smith", "00:01:12", COMMENT, "Tom Brown", "00:03:40", REPLY, "Ali Khan", "00:07:15", COMMENT],
+        # a heading with its count, but the name-and-time lines far apart (teasers down the page)
+        ["Comments (3)", "Jane Doe", "5 March 2024, 10:32", COMMENT, *ARTICLE * 3, "John Roe", "6 March 2024, 11:00", REPLY,
+         *ARTICLE * 3, "Ann Poe", "7 March 2024, 12:00", COMMENT],
         # a verb of the comment systems, but no time stamp under it
         ["The report says:", COMMENT, "The minister says:", REPLY],
         # one header is no thread
@@ -69,3 +79,17 @@ def test_a_thread_above_the_article_text_is_not_cut():
     lines = ["Alex says:", "November 19, 2019 at 6:34 am", COMMENT, "Bea says:", "November 19, 2019 at 6:44 am", REPLY, *ARTICLE]
     assert thread_start(lines, [True] * len(lines)) is None  # less than a text's words above it
     assert thread_start(ARTICLE + lines, [True] * len(ARTICLE + lines)) == len(ARTICLE)
+
+
+def test_a_quote_in_the_article_does_not_start_the_thread_early():
+    quote = ["The chancellor says:", "Net zero by 2050 is still our goal."]
+    thread = ["Alex Smith says:", "November 19, 2019 at 6:34 am", COMMENT, "riverwatcher says:", "November 19, 2019 at 6:44 am", REPLY]
+    result = clean_text(page(quote + ARTICLE + thread), RULES)
+    cut = [r["text"] for r in result.removed if r["rule"] == "comment_thread"]
+    assert cut[0] == "Alex Smith says:" and ARTICLE[-1] in result.body
+
+
+def test_article_shaped_text_is_never_cut():
+    thread = ["Alex Smith says:", "November 19, 2019 at 6:34 am", COMMENT, "riverwatcher says:", "November 19, 2019 at 6:44 am", REPLY]
+    text = "\n\n".join(ARTICLE + thread)  # a feed's body: the article's own text, no page around it
+    assert not [r for r in clean_text(text, RULES).removed if r["rule"] == "comment_thread"]

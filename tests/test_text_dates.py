@@ -411,6 +411,16 @@ def test_a_name_line_over_a_role_or_time_stamp_or_shown_twice_is_the_byline(head
     assert got == (name, len(lines) - 1 - lines[::-1].index(name))
 
 
+def test_a_name_over_a_role_does_not_outrank_the_name_by_the_date():
+    got, lines = _byline_by_the_date([HEADLINE, "Jane Doe", "Jun 05, 2026", "Kevin Hassett", "Economic adviser"])
+    assert got == ("Jane Doe", lines.index("Jane Doe"))
+
+
+def test_blank_lines_do_not_break_the_byline_search():
+    assert find_byline([HEADLINE, "Jane Doe", ""], "en", 1) is None
+    assert find_byline(["", "   ", HEADLINE], "en") is None
+
+
 def test_a_name_line_never_beats_a_byline_that_says_so():
     got, lines = _byline_by_the_date(["Aaron Kliegman | Fox News", HEADLINE, "Jun 05, 2026", "Joe Biden"])
     assert got == ("Aaron Kliegman", lines.index("Aaron Kliegman | Fox News"))
@@ -436,6 +446,10 @@ def test_a_name_line_never_beats_a_byline_that_says_so():
         ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Chip Somodevilla", "Jun 05, 2026"],
         ["Chip Somodevilla", HEADLINE, "Chip Somodevilla", "Journalist"],
         [HEADLINE, "Breaking News", "2 hours ago"],  # a section over a time stamp
+        [HEADLINE, "Maria Ressa", "Journalist and Nobel laureate"],  # a subject's card: more than a role
+        [HEADLINE, "Evan Vucci", "Photographer"],  # a photo's credit
+        [HEADLINE, "Biden Visits Kyiv", "3 hours ago"],  # a teaser: a bare time stamp is no publication cue
+        [HEADLINE, "Correction Appended", "Editor's note: this story was updated"],
         [HEADLINE, "Donald Trump", "Updated 3 hours ago, with the reaction of the White House"],  # more than a stamp
     ],
 )

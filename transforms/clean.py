@@ -265,7 +265,8 @@ def clean_text(
 
     # 2b. Readers' comments: a thread of "Name says:" headers under the article's text, and
     #     everything below its first header.
-    thread = comment_threads.thread_start(paragraphs, [i in keep and classified[i] for i in range(len(paragraphs))])
+    #     (Whole pages only: an article's own text holds no one's comments.)
+    thread = comment_threads.thread_start(paragraphs, [i in keep and classified[i] for i in range(len(paragraphs))]) if whole_page else None
     if thread is not None:
         for i in sorted(i for i in keep if i >= thread):
             drop(i, "comment_thread")

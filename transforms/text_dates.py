@@ -631,6 +631,14 @@ _AGO = re.compile(
 )
 #: The last words `_AGO` can end a line with: a line ending otherwise is not searched.
 _AGO_LAST = frozenset("ago seconds second secs sec minutes minute mins min hours hour hrs hr days day weeks week months month years year".split())
+#: A role alone on a line, perhaps with its place or the journalist's handle ("Corresponsal en
+#: Atenas", "News reporter @TomGillespie1"), and a line that starts with a publication cue.
+_ROLE_LINE = re.compile(
+    r"^\s*(?:" + _ROLE.pattern + r")(?:\s+(?:in|en|à|em|a|im|aus|from|at)\s+[A-ZÀ-Þ][^\W\d_]+(?:[ -][A-ZÀ-Þ][^\W\d_]+){0,2})?"
+    r"(?:\s+@\w+)?\s*$"
+)
+_PHOTOGRAPHER = re.compile(r"(?i:photograph|fotograf)")
+_STAMP_PREFIX = re.compile(r"(?i:\s*(?:published|posted|updated)\b)")
 #: How far from the date line (or the article's start) a byline may stand, in lines.
 BYLINE_BEFORE, BYLINE_AFTER = 15, 8
 #: A line of names by the date line is short.
@@ -725,7 +733,7 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
             if names is None and not line[marker.end():].strip() and i + 1 < len(lines):
                 names, strength = (_names_below(lines, i)[0] or None), 2
         elif (
-            len(line) <= 80 and line.rsplit(None, 1)[-1].lower().lstrip("0123456789") in _AGO_LAST
+            len(line) <= 80 and _last_word(line) in _AGO_LAST
             and (ago := _AGO.search(line)) and _is_name_line(line[: ago.start()], stop)
         ):
             names, strength = _author_names(line[: ago.start()], False), 1  # "Kyle Wiggers 7 hours"
@@ -741,8 +749,9 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
         elif date_index is not None and abs(i - date_index) == 1 and (names := _name_line(lines, i, date_index, stop)):
             strength = 0.5  # the weakest sign: any other byline near the date wins
         elif i + 1 < len(lines) and _marks_name_above(lines[i + 1]) and _is_name_line(line, stop) and line not in lines[:i]:
-            # "Tania Broughton" over "Journalist", "Chris Wilson-Smith" over "Published 3 hours ago".
-            names, strength = _author_names(line, False), 1
+            # "Tania Broughton" over "Journalist", "Chris Wilson-Smith" over "Published 3 hours ago":
+            # as weak as a name by the date line (a subject's card reads the same).
+            names, strength = _author_names(line, False), 0.5
         elif len(line) <= 80 and any(stem in line.lower() for stem in _ROLE_STEMS) and not SENTENCE_END.search(line):
             # A name with a role ("Amy Gibbons Political Correspondent", "Lucy ThorntonNews Reporter").
             unglued = _CAMEL.sub(" ", line)
@@ -799,12 +808,18 @@ def _name_line(lines: list[str], i: int, date_index: int, stop: frozenset[str]) 
 
 
 def _marks_name_above(line: str) -> bool:
-    """A journalist's role ("Journalist", "Corresponsal en Atenas") or a relative time stamp
-    ("Published 3 hours ago") alone on a short line: the line above it is a byline's names."""
-    if len(line.split()) > 6:
-        return False
-    ago = _AGO.search(line) if line.rsplit(None, 1)[-1].lower().lstrip("0123456789") in _AGO_LAST else None
-    return bool(_ROLE.match(line)) or (ago is not None and ago.start() == 0)
+    """A journalist's role alone on its line ("Journalist", "Corresponsal en Atenas", "News
+    reporter @handle"; a photographer's is a photo's credit) or a publication time stamp
+    ("Published 3 hours ago"; a bare "3 hours ago" stands under teasers too): the line above it
+    is a byline's names."""
+    if _ROLE_LINE.match(line):
+        return not _PHOTOGRAPHER.search(line)
+    return bool(_STAMP_PREFIX.match(line)) and _last_word(line) in _AGO_LAST and (ago := _AGO.search(line)) is not None and ago.start() == 0
+
+
+def _last_word(line: str) -> str:
+    words = line.split()
+    return words[-1].lower().lstrip("0123456789") if words else ""
 
 
 def _names_below(lines: list[str], i: int) -> tuple[list[str], int]:
