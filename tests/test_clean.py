@@ -374,6 +374,8 @@ def test_user_rule_packs_add_replace_and_disable_rules(tmp_path):
         ("By signing up you consent to receive the above newsletter from Example Media Inc.", "cookie_notice"),
         ("Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden. Damit können personenbezogene Daten an "
          "Drittplattformen übermittelt werden.", "cookie_notice"),
+        ("Ich bin damit einverstanden, dass mir Inhalte von YouTube angezeigt werden.", "cookie_notice"),
+        ("Deine Privatsphäre-Einstellungen verhindern das Laden und Anzeigen aller externen Inhalte.", "cookie_notice"),
         ("This website uses cookies to improve your experience while you navigate through the website. " + "Out of these "
          "cookies, the cookies that are categorized as necessary are stored on your browser. " * 4, "cookie_banner"),  # a long banner
         ("© 2025 Example Media Group. All rights reserved.", "copyright"),
