@@ -124,7 +124,7 @@ def looks_like_page(lines: list[str], model: dict | None = None) -> bool:
     if DENSE_SCRIPT.search("\n".join(lines)):
         short = sum(1 for l in lines if word_equivalents(l) < 8)
     else:
-        short = sum(1 for l in lines if len(l.split()) < 8)
+        short = sum(len(l.split(None, 7)) < 8 for l in lines)  # (a long line is not split to its end)
     return short / len(lines) >= gate["min_short_share"]
 
 

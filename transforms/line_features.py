@@ -23,7 +23,7 @@ _SENT_START = ("A-Z\u00c0-\u00d6\u00d8-\u00de\u0391-\u03a9\u0400-\u042f\u0531-\u
 _SENT_INNER = re.compile(
     r"[.!?\u061f\u06d4\u0964\u0965\u1362\u104b\u0589]" + _CLOSE + r"[ \t\u00a0]+[\"'\u201c\u2018\u00ab\u300c(]?[" + _SENT_START + "]")
 # CJK full stops need no space after them (only searched when the text has one)
-_CJK_STOP = re.compile("[\u3002\uff01\uff1f]")
+_CJK_STOPS = "\u3002\uff01\uff1f"
 _SENT_INNER_CJK = re.compile(
     "[\u3002\uff01\uff1f]" + _CLOSE + "(?=[^\\s\u3002\uff01\uff1f\u2026\u300d\u300f\u3011\uff09\u201d])")
 _MENU_SEP = re.compile(r"[ \t\u00a0][|\u00bb\u203a\u00b7\u2022/\u2039\u00ab>\uff5c][ \t\u00a0]|[ \t\u00a0][-\u2013\u2014][ \t\u00a0](?=\S)")
@@ -147,8 +147,8 @@ def _line_stats(lines: list[str], stop: frozenset | None):
     text = "\n".join(lines)
     lens = np.fromiter((len(l) for l in lines), dtype=np.int64, count=n)
     starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
-    ends = starts + lens
-    cp = _codepoints(text)
+    # (a line break after the last line too, so every line's characters run up to the next start)
+    cp = _codepoints(text + "\n")
     is_digit, is_space, cased, is_upper, han, kana, sea, is_letter, is_comma = _char_classes(cp)
     dense = han | kana | sea
     prev = np.concatenate([[True], is_space[:-1]])
@@ -157,18 +157,17 @@ def _line_stats(lines: list[str], stop: frozenset | None):
                dense & ~prev_dense,          # starts of runs of unspaced-script letters
                cased & prev,                 # word-initial cased letters
                is_upper & prev)
-    # Per-line counts from one int32 running sum per class, a few bytes a character at a time
-    # (a float matrix of all classes and its running sum took 176 bytes a character).
+    # Per-line counts, one class at a time: its sum over each line's characters (and the line
+    # break after it, which is in no class). A few bytes a character at a time (a float matrix of
+    # all classes and its running sum took 176 bytes a character).
     cnt = np.empty((n, len(classes)))
-    running = np.zeros(len(cp) + 1, dtype=np.int32)
     for j, members in enumerate(classes):
-        np.cumsum(members, dtype=np.int32, out=running[1:])
-        cnt[:, j] = running[ends] - running[starts]
+        cnt[:, j] = np.add.reduceat(members, starts, dtype=np.int32)
     digits, upper, letters, ncased, nhan, nkana, nsea, commas, dense_runs, winit, winit_up = cnt.T
     # regex counts over the whole text (multiline), mapped to lines
     sent_end = _per_line((m.start() for m in _SENT_END_M.finditer(text)), starts, n) > 0
     sent_inner = _per_line((m.start() for m in _SENT_INNER.finditer(text)), starts, n)
-    if _CJK_STOP.search(text):
+    if any(mark in text for mark in _CJK_STOPS):
         sent_inner += _per_line((m.start() for m in _SENT_INNER_CJK.finditer(text)), starts, n)
     menu = _per_line((m.start() for m in _MENU_SEP.finditer(text)), starts, n)
     ell = _per_line((m.start() for m in _ELLIPSIS_M.finditer(text)), starts, n) > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import groupby
 
 #: Sentence-final marks: Latin . ! ?, CJK 。！？．, Arabic ؟, Urdu ۔, Devanagari danda । ॥,
 #: Ethiopic ።, Myanmar ။, Armenian ։.
@@ -13,13 +14,15 @@ CLOSING = "[\"'\u201d\u2019)\\]\u300d\u300f\u3011\u300b\uff09\u00bb]*"
 SENTENCE_END = re.compile(SENTENCE_STOPS + CLOSING + "$")
 ELLIPSIS = ("...", "…")
 TITLE_MAX_WORDS = 20
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLES = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = re.compile(f"[{_INVISIBLES}]")
 
 
 def normalise(text: str) -> str:
     """NFC, ``\\n`` line ends, no invisible characters (spaces are left to `to_paragraphs`)."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    return _INVISIBLE.sub("", text)
+    # (looking for each character is far cheaper than the regex's scan of a text that has none)
+    return _INVISIBLE.sub("", text) if any(c in text for c in _INVISIBLES) else text
 
 
 def fold(text: str) -> str:
@@ -44,13 +47,16 @@ def _looks_hard_wrapped(lines: list[str]) -> bool:
 def to_paragraphs(text: str) -> list[str]:
     """One paragraph per line, whatever the input style; hard-wrapped blocks are re-joined."""
     paragraphs: list[str] = []
-    for block in re.split(r"\n\s*\n", normalise(text)):
-        # A line's runs of spaces as one space, and none at its ends (split() is C speed).
-        lines = [" ".join(words) for words in map(str.split, block.split("\n")) if words]
-        if _looks_hard_wrapped(lines):
-            paragraphs.append(" ".join(lines))
-        else:
-            paragraphs.extend(lines)
+    # A line's runs of spaces as one space, and none at its ends (split() is C speed); a blank
+    # line (nothing but spaces) ends a block of lines.
+    lines = [" ".join(line.split()) for line in normalise(text).split("\n")]
+    for in_block, block in groupby(lines, key=bool):
+        if in_block:
+            block = list(block)
+            if _looks_hard_wrapped(block):
+                paragraphs.append(" ".join(block))
+            else:
+                paragraphs.extend(block)
     return paragraphs
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from functools import lru_cache
 from operator import itemgetter
@@ -60,12 +60,13 @@ _QUOTES = "\"'„«»“‘"
 RELATIVE = ("nov", "ov", "ovb", "rep", "caps", "logn")
 
 
-_LONG_WORD = re.compile(r"\w{4,}")  # a whole word of four or more characters (\w runs are maximal)
+#: The first five characters of a whole word of four or more (\w runs are maximal).
+_STEM = re.compile(r"(\w{4,5})\w*")
 
 
 def _stems(text: str) -> set[str]:
     # Five-letter prefixes: inflected forms of one word meet ("Regierung", "Regierungen").
-    return {w[:5] for w in _LONG_WORD.findall(text.casefold())}
+    return set(_STEM.findall(text.casefold()))
 
 
 @lru_cache(maxsize=1)
@@ -91,11 +92,24 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
     # Repetition on the page, in any case: a template repeats its headline, sometimes in capitals.
     page = "\n" + "\n".join(lines).casefold() + "\n"
     counts = Counter(page.split("\n"))
-    lead = _stems(" ".join(lines[start : start + LEAD_LINES]))
-    body = _stems(" ".join(lines[start : min(end + 1, start + BODY_LINES)]))
+    ordered = sorted(counts)
+
+    def starts_a_line(prefix: str) -> bool:
+        """``"\\n" + prefix in page``, by bisection in the page's sorted lines, not a scan of the page."""
+        if "\n" in prefix:
+            return "\n" + prefix in page
+        k = bisect_left(ordered, prefix)
+        return k < len(ordered) and ordered[k].startswith(prefix)
+
     lo, hi = max(0, start - REACH_ABOVE), min(len(lines), start + REACH_BELOW)
     window = range(max(0, lo - NEAR), min(len(lines), hi + NEAR + 1))
     stems_of = {j: _stems(lines[j]) for j in window}
+    # The lead's and the body's words: those of the window's lines, and of the lines below it.
+    # (A space between lines ends a word, so the stems of joined lines are the lines' stems.)
+    lead = set().union(*(stems_of[j] for j in range(start, min(len(lines), start + LEAD_LINES))))
+    body_end = min(end + 1, start + BODY_LINES)
+    below = min(window.stop, body_end)
+    body = _stems(" ".join(lines[below:body_end])).union(*(stems_of[j] for j in range(start, below)))
     keys_of = {j: lines[j].casefold() for j in window}
     shared = {j: len(stems_of[j] & lead) for j in window}
     short = {j: len(lines[j].split()) <= 3 for j in window}
@@ -122,6 +136,8 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
             key = keys_of[i] if text is line else text.casefold()
             words = text.split()
             n = len(words)
+            longer_near = [o for o in near if len(o) > len(key)]
+            shorter_near = tuple(o for o in near if 15 <= len(o) < len(key))
             out.append((i, text, {
                 "var": variant,
                 "d": math.log1p(abs(start - i)), "after": float(i >= start), "rank": min(rank, 10), "first": float(rank == 0),
@@ -132,7 +148,7 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
                 "q": float(text.endswith(("?", "!"))), "colon": float(":" in text),
                 "dash": float(bool(_SEPARATOR.search(text))), "pipe": float("|" in text),
                 "rep": min(counts[key] - 1, 3),
-                "longer": float(len(key) > 10 and "\n" + key + " " in page),
+                "longer": float(len(key) > 10 and starts_a_line(key + " ")),
                 "contained": float(len(key) > 15 and page.count(key) > counts[key]),
                 "upper0": float(text[0].isupper()), "allcaps": float(text.isupper()),
                 "caps": sum(1 for w in words if w[:1].isupper()) / n,
@@ -155,21 +171,23 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
                 "social": float(len(_SOCIAL.findall(text))),
                 "quote": float(text[0] in _QUOTES),
                 # A breadcrumb, kicker or site name run into the headline on a line nearby, or here.
-                "tail_of_near": float(any(len(o) > len(key) and o.endswith(key) for o in near)),
-                "head_of_near": float(any(len(o) > len(key) and o.startswith(key + " ") for o in near)),
-                "ends_with_near": float(any(15 <= len(o) < len(key) and key.endswith(o) for o in near)),
-                "starts_with_near": float(any(15 <= len(o) < len(key) and key.startswith(o + " ") for o in near)),
+                "tail_of_near": float(any(o.endswith(key) for o in longer_near)),
+                "head_of_near": float(any(o.startswith(key + " ") for o in longer_near)),
+                "ends_with_near": float(key.endswith(shorter_near)),
+                "starts_with_near": float(key.startswith(tuple(o + " " for o in shorter_near))),
                 "credit_tail": float(bool(_CREDIT_TAIL.search(text))),
             }))
     # The page's other candidates: how far each is from the best on the cues that compare.
     if out:
-        columns = {k: sorted(f[k] for _, _, f in out) for k in RELATIVE}
+        for k in RELATIVE:
+            column = sorted(f[k] for _, _, f in out)
+            gap, rk = k + "_gap", k + "_rk"
+            for _, _, f in out:
+                f[gap] = f[k] - column[-1]
+                f[rk] = float(len(out) - bisect_right(column, f[k]))  # how many score higher
         overlapping = sorted(i for i, _, f in out if f["nov"] >= 2)
         for i, _, f in out:
-            for k in RELATIVE:
-                f[k + "_gap"] = f[k] - columns[k][-1]
-                f[k + "_rk"] = float(len(out) - bisect_right(columns[k], f[k]))  # how many score higher
-            f["rank_ov"] = min(sum(1 for j in overlapping if j > i), 5)
+            f["rank_ov"] = min(len(overlapping) - bisect_right(overlapping, i), 5)
             f["ncand"] = len(out)
     return out
 
