@@ -411,6 +411,12 @@ def test_boilerplate_families_are_removed_by_name(line, rule):
         "By clicking the green button, you agree to let dozens of advertising partners follow you across the web, the complaint says.",
         "Wer auf der Seite landete, sah zunächst den Hinweis \"Wir verwenden Cookies\", und erst nach mehreren Klicks ließ sich die "
         "Zustimmung verweigern.",
+        # articles about banners and consent, quoting them
+        "By continuing to use coal for another decade, the country will miss its climate targets, the report says.",
+        'Many people click "accept all cookies" without reading, said the data protection commissioner.',
+        "Wir verwenden Cookies nur für die Reichweitenmessung, sagt der Verlag, und widerspricht damit den Vorwürfen.",
+        "This site uses cookies, says the notice, but the watchdog found it set them before the user gave any consent.",
+        "By clicking the link in the fake email, you agree to hand over your bank details, not to the terms of a real bank.",
         # an article about a banner, quoting it, longer than a notice
         "Investigators said the banner, which told readers that \"we use cookies to personalise content and ads\", offered an "
         "\"accept all cookies\" button in bright green but hid the option to refuse on a second page that most visitors never "

@@ -450,6 +450,10 @@ def test_a_name_line_never_beats_a_byline_that_says_so():
         [HEADLINE, "Evan Vucci", "Photographer"],  # a photo's credit
         [HEADLINE, "Biden Visits Kyiv", "3 hours ago"],  # a teaser: a bare time stamp is no publication cue
         [HEADLINE, "Correction Appended", "Editor's note: this story was updated"],
+        ["Biden Signs Flood Bill", "Published 3 hours ago"],  # a headline under the menu, over its stamp
+        ["Top stories", "Council Approves Plan", "Updated 3 hours ago", "Flood Walls Delayed", "Updated 5 hours ago"],  # teasers
+        [HEADLINE, *BODY_EN[:2], "Our expert", "Peter Miller", "Contributor"],  # a card inside the text is a quoted person's
+        ["Zum Tod der Journalistin Erika Mustermann", "Erika Mustermann", "Journalistin"],  # the headline names her
         [HEADLINE, "Donald Trump", "Updated 3 hours ago, with the reaction of the White House"],  # more than a stamp
     ],
 )

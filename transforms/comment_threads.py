@@ -8,7 +8,7 @@ a verb ("Alex says:", "Philipp sagt:") over the comment's date and time ("Novemb
 name alone over the date and time, which only counts under a comments heading with its count
 ("[ 167 comments ]", "10 thoughts on “...”"), since a list of teasers with their authors and
 times looks the same. The stamp holds a clock time and a year or a relative day, never a
-sentence, and the headers follow each other closely. Two headers of forms A and B, or a heading
+sentence, and the headers follow each other closely. Three headers of forms A and B, or a heading
 over three of form C, after the article's own text are a thread; from its first line on, the
 page is comments, the comment form and the page's footer, never the article (a page showing its
 article again down there shows a copy). Plain functions, no Beam.
@@ -20,10 +20,11 @@ from bisect import bisect_right
 
 from transforms.text import SENTENCE_END
 
-#: "<name> says:" over the comment's time stamp: the present-tense verbs comment systems print
-#: (form A; "said:" and "wrote:" introduce quotes in news text too, so they only count in form B).
+#: "<name> says:" over the comment's time stamp: the verb comment systems print for "says" (form
+#: A; "said:", "wrote:" and "schreibt:" introduce quotes and embedded posts in news text, so the
+#: past tenses only count in form B and the verbs of writing not at all).
 _NAME_SAYS = re.compile(
-    r"^(?P<name>\S.{0,60}?)\s+(?i:says|sagt|schreibt|dit|écrit|dice|diz|zegt|skriver|sanoo|pisze|píše|говорит|пишет)\s*:$"
+    r"^(?P<name>\S.{0,60}?)\s+(?i:says|sagt|dit|dice|diz|disse|zegt|säger|sier|siger|sanoo|pisze|говорит)\s*:$"
 )
 #: "<name> on <date> at <time> said:": the stamp inside the header (form B).
 _NAME_ON_DATE_SAID = re.compile(
@@ -33,7 +34,7 @@ _NAME_ON_DATE_SAID = re.compile(
 #: A comment's time stamp holds a clock time and a year or a relative day ("November 19, 2019 at
 #: 6:34 am", "2 days ago at 07:47 am"); a live blog's "14:32 GMT" or a teaser's "Today 10:30" not.
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}[:.]\d\d(?!\d)")
-_DAY = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|(?i:\bago\b|\bvor\b|\bil y a\b|\bhace\b)")
+_DAY = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|(?i:\d\s*\w+\s+ago\b|\bvor\s+\d|\bil y a\s+\d|\bhace\s+\d)")
 STAMP_MAX_CHARS = 40
 #: A comments heading with its count: "[ 167 comments ]", "Comments (12)", "10 thoughts on “...”".
 _COMMENT_WORDS = (r"(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties|kommentarer|kommentit"
@@ -43,19 +44,21 @@ _HEADING = re.compile(
     r"|^\W*\d+ (?:thoughts|responses?|replies|comments?) (?:on|to) \S",
     re.IGNORECASE,
 )
-#: Headers needed for a thread (one "X says:" could be a quote's introduction), and the most
-#: lines between one header and the next (a thread is a run of comments, not two quotes apart).
-MIN_HEADERS, MAX_GAP = 2, 30
+#: Headers needed for a thread (one or two "X says:" could introduce quotes or embedded posts),
+#: and the most lines between one header and the next (a thread is a run of comments).
+MIN_HEADERS, MAX_GAP = 3, 30
 #: Form-C headers needed under a heading, how far below it the first may stand, and the most
 #: lines between one and the next (closer than A and B: a name and a time are common shapes).
 MIN_BARE_HEADERS, HEADING_REACH, MAX_BARE_GAP = 3, 6, 12
-#: Words of kept text needed above the thread: the article comes first.
-MIN_WORDS_ABOVE = 60
+#: Words of kept text needed above the thread: the article comes first. Form C needs more: a
+#: live blog's entries under a comment counter by its lead have the same shape.
+MIN_WORDS_ABOVE, MIN_WORDS_ABOVE_HEADING = 60, 150
 #: A commenter's name or handle in form A, and in form C.
 MAX_NAME_WORDS, BARE_NAME_WORDS = 5, 4
 
 
 def _is_stamp(text: str) -> bool:
+    """A comment's date and time, alone on a short line (or the date part of a form-B header)."""
     return len(text) <= STAMP_MAX_CHARS and bool(_CLOCK.search(text)) and bool(_DAY.search(text)) and not SENTENCE_END.search(text)
 
 
@@ -107,16 +110,16 @@ def thread_start(lines: list[str], kept: list[bool]) -> int | None:
     """Index of the first line of a page's comment thread, or None when there is none.
 
     ``kept``: per line, whether it is taken for text so far; the thread must stand below at
-    least `MIN_WORDS_ABOVE` words of that text.
+    least `MIN_WORDS_ABOVE` words of that text (`MIN_WORDS_ABOVE_HEADING` under a heading).
     """
-    starts = []
-    headed = _first_run([i for i, line in enumerate(lines) if line.endswith(":") and _is_header(lines, i)], MIN_HEADERS, MAX_GAP)
-    if headed is not None:
-        starts.append(headed)
+    words_above = [0]
+    for line, k in zip(lines, kept):
+        words_above.append(words_above[-1] + (len(line.split()) if k else 0))
+    candidates = []
+    said = _first_run([i for i, line in enumerate(lines) if line.endswith(":") and _is_header(lines, i)], MIN_HEADERS, MAX_GAP)
+    if said is not None and words_above[said] >= MIN_WORDS_ABOVE:
+        candidates.append(said)
     headed = _headed_thread(lines)
-    if headed is not None:
-        starts.append(headed)
-    for start in sorted(starts):
-        if sum(len(line.split()) for line, k in zip(lines[:start], kept) if k) >= MIN_WORDS_ABOVE:
-            return start
-    return None
+    if headed is not None and words_above[headed] >= MIN_WORDS_ABOVE_HEADING:
+        candidates.append(headed)
+    return min(candidates, default=None)

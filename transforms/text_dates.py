@@ -690,6 +690,8 @@ def _author_names(text: str, marked: bool) -> list[str] | None:
             return None
         if any(len(t) == 1 or _GLUED_CAPS.search(t) for t in tokens):
             return None  # "Ilanga D": an account name, not a person's; "ESTUpdated": glued labels
+        if tokens[-1].lower() in _PARTICLES:
+            return None  # "Zum Tod der": a particle comes before a surname, never last
         if len(tokens) % 2 == 0 and tokens[: len(tokens) // 2] == tokens[len(tokens) // 2 :]:
             tokens = tokens[: len(tokens) // 2]  # "Sean Martin Sean Martin": shown twice
         if " ".join(tokens) in names:
@@ -748,9 +750,13 @@ def find_byline(lines: list[str], language: str | None = None, date_index: int |
                 names, strength = (names if names and all(len(n.split()) >= 2 for n in names) else None), 1
         elif date_index is not None and abs(i - date_index) == 1 and (names := _name_line(lines, i, date_index, stop)):
             strength = 0.5  # the weakest sign: any other byline near the date wins
-        elif i + 1 < len(lines) and _marks_name_above(lines[i + 1]) and _is_name_line(line, stop) and line not in lines[:i]:
-            # "Tania Broughton" over "Journalist", "Chris Wilson-Smith" over "Published 3 hours ago":
-            # as weak as a name by the date line (a subject's card reads the same).
+        elif (
+            i + 1 < len(lines) and _marks_name_above(lines[i + 1]) and _below_text(lines, i) and _above_text(lines, i)
+            and _is_name_line(line, stop) and line not in lines[:i]
+        ):
+            # "Tania Broughton" over "Journalist", "Chris Wilson-Smith" over "Published 3 hours ago",
+            # under the headline or deck and above the article's text: as weak as a name by the
+            # date line (a subject's card reads the same).
             names, strength = _author_names(line, False), 0.5
         elif len(line) <= 80 and any(map(line.lower().__contains__, _ROLE_STEMS)) and not SENTENCE_END.search(line):
             # A name with a role ("Amy Gibbons Political Correspondent", "Lucy ThorntonNews Reporter").
@@ -815,6 +821,20 @@ def _marks_name_above(line: str) -> bool:
     if _ROLE_LINE.match(line):
         return not _PHOTOGRAPHER.search(line)
     return bool(_STAMP_PREFIX.match(line)) and _last_word(line) in _AGO_LAST and (ago := _AGO.search(line)) is not None and ago.start() == 0
+
+
+def _above_text(lines: list[str], i: int) -> bool:
+    """Line ``i`` stands above the article's prose (a card inside the text is a quoted person's)."""
+    start = article_start(lines)
+    return start is None or i <= start
+
+
+def _below_text(lines: list[str], i: int) -> bool:
+    """Line ``i`` stands under a headline, deck or label ("Author of the article:") that does
+    not name it, not under a menu entry or a teaser's time stamp."""
+    above = lines[i - 1] if i else ""
+    # (a headline that names the person is about them: "Zum Tod von Erika Mustermann")
+    return (len(above.split()) >= 5 or above.rstrip().endswith(":")) and lines[i].casefold() not in above.casefold()
 
 
 def _last_word(line: str) -> str:

@@ -106,7 +106,7 @@ def candidates(lines: list[str], date_index: int | None = None, byline_indices: 
     stems_of = {j: _stems(lines[j]) for j in window}
     # The lead's and the body's words: those of the window's lines, and of the lines below it.
     # (A space between lines ends a word, so the stems of joined lines are the lines' stems.)
-    lead = set().union(*(stems_of[j] for j in range(start, min(len(lines), start + LEAD_LINES))))
+    lead = set().union(*(stems_of[j] if j in stems_of else _stems(lines[j]) for j in range(start, min(len(lines), start + LEAD_LINES))))
     body_end = min(end + 1, start + BODY_LINES)
     below = min(window.stop, body_end)
     body = _stems(" ".join(lines[below:body_end])).union(*(stems_of[j] for j in range(start, below)))
