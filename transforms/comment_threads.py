@@ -112,14 +112,15 @@ def thread_start(lines: list[str], kept: list[bool]) -> int | None:
     ``kept``: per line, whether it is taken for text so far; the thread must stand below at
     least `MIN_WORDS_ABOVE` words of that text (`MIN_WORDS_ABOVE_HEADING` under a heading).
     """
-    words_above = [0]
-    for line, k in zip(lines, kept):
-        words_above.append(words_above[-1] + (len(line.split()) if k else 0))
-    candidates = []
     said = _first_run([i for i, line in enumerate(lines) if line.endswith(":") and _is_header(lines, i)], MIN_HEADERS, MAX_GAP)
-    if said is not None and words_above[said] >= MIN_WORDS_ABOVE:
-        candidates.append(said)
     headed = _headed_thread(lines)
-    if headed is not None and words_above[headed] >= MIN_WORDS_ABOVE_HEADING:
+
+    def words_above(i: int) -> int:
+        return sum(len(line.split()) for line, k in zip(lines[:i], kept) if k)
+
+    candidates = []
+    if said is not None and words_above(said) >= MIN_WORDS_ABOVE:
+        candidates.append(said)
+    if headed is not None and words_above(headed) >= MIN_WORDS_ABOVE_HEADING:
         candidates.append(headed)
     return min(candidates, default=None)
