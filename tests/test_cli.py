@@ -192,6 +192,7 @@ def test_the_real_command_line_prints_one_line_under_its_own_name(tmp_path):
     assert usage.stdout.startswith("usage: python -m pipeline") and "exit status:" in usage.stdout
 
 
+@pytest.mark.slow
 def test_the_scheduled_run_script_and_the_airflow_entry_point(tmp_path):
     inbox = tmp_path / "in"
     inbox.mkdir()

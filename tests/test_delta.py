@@ -50,6 +50,7 @@ def _correct(inbox, prefix="003"):
     return changed
 
 
+@pytest.mark.slow
 def test_each_run_is_one_commit_with_time_travel_and_the_rows_of_the_hive_layout(inbox, tmp_path):
     out, hive = tmp_path / "delta", tmp_path / "hive"
     first = _delta(out, inbox, "r1")
@@ -107,6 +108,7 @@ def test_overwrite_partitions_and_rebuild_are_one_commit_each(inbox, tmp_path):
     assert _rows(DeltaTable(str(out), version=0).to_pyarrow_table()) == before
 
 
+@pytest.mark.slow
 def test_a_publish_that_died_after_its_commit_is_rolled_forward_without_a_second_commit(inbox, tmp_path, monkeypatch):
     out = tmp_path / "delta"
     _delta(out, inbox, "r1")
@@ -209,6 +211,7 @@ def _files_by_partition(output: DatasetOutput) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table_format", [pytest.param("hive", marks=pytest.mark.slow), "delta"])
 def test_compaction_merges_small_files_and_the_index_follows_the_rows(inbox, tmp_path, table_format):
     from pipeline.compact import main as compact
@@ -294,6 +297,7 @@ def test_convert_makes_a_hive_dataset_a_delta_table_in_place(inbox, tmp_path, ca
     assert len(rows) == 4 and len({r[:2] for r in rows}) == 4
 
 
+@pytest.mark.slow
 def test_an_optimize_by_another_engine_stops_a_publish_and_runs_until_the_index_follows(inbox, tmp_path, monkeypatch, capsys):
     """delta-rs lets a commit remove a file an OPTIMIZE has merged away (the rows it replaces
     would stay in the merged file): the publish checks, gives up and leaves the inputs for later;
@@ -372,6 +376,7 @@ def test_a_data_file_deleted_by_hand_stops_the_run_until_the_table_is_repaired(i
     assert _rows(DeltaTable(str(out)).to_pyarrow_table()) == before
 
 
+@pytest.mark.slow
 def test_files_an_optimize_and_vacuum_removed_are_not_taken_for_deleted_ones(inbox, tmp_path):
     # The table's current version no longer names them: the index must follow (--reindex), and
     # nothing is lost or needs repairing.

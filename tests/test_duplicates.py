@@ -121,6 +121,7 @@ def test_mark_within_and_across_runs(variants, tmp_path, ruler_model):
     assert _rows(out)["g_000_again.txt"]["duplicate_of"] == rows["d_000.txt"]["article_id"]
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_a_replaced_article_is_no_longer_an_original(tmp_path, ruler_model):
     out, day1, day2 = tmp_path / "out", tmp_path / "day1", tmp_path / "day2"

@@ -148,6 +148,7 @@ def test_bad_inputs_are_rejected_and_good_ones_still_written(tmp_path):
     assert written["french.txt"]["body"].startswith("Le président a déclaré mercredi que les élèves")
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_the_work(tmp_path):
     out = tmp_path / "out"
     summary = run(

@@ -63,6 +63,7 @@ def test_the_dry_run_says_what_the_run_then_does(inbox, tmp_path, ruler_model):
     assert len(rows) == len({(r["source_path"], r["source_line"]) for r in rows}) == 5
 
 
+@pytest.mark.slow
 def test_a_folder_spelt_another_way_is_the_same_input(inbox, tmp_path, ruler_model, monkeypatch):
     """``in//`` and ``../in/.`` from another working directory name the same files: they are
     skipped as unchanged, not ingested a second time."""
@@ -108,6 +109,7 @@ def _spelt_as_file_urls(out) -> None:
         pq.write_table(table.set_column(table.schema.get_field_index("article_id"), "article_id", ids), path)
 
 
+@pytest.mark.slow
 def test_rows_keyed_by_a_file_url_before_are_found_by_the_plain_path(inbox, tmp_path, ruler_model):
     """An earlier version kept a file:// input's URL in source_path and in the index: the same
     file named by its path is the same input (skipped, and its row replaced when it changes)."""
@@ -246,6 +248,7 @@ def test_rejected_records_are_retried_once_the_settings_are_fixed(tmp_path, rule
     assert sorted(r["title"] for r in read_dataset(str(out)).to_table().to_pylist()) == ["Early harvest", "Ferry terminal opens"]
 
 
+@pytest.mark.slow
 def test_rows_written_with_other_settings_are_kept_and_named_until_reprocessed(inbox, tmp_path, ruler_model, capsys):
     out = tmp_path / "out"
     first = run(["--input", str(inbox), *_flags(ruler_model, out)])

@@ -45,6 +45,7 @@ def test_incremental_rerun_skips_unchanged_and_replaces_changed(inbox, tmp_path,
     assert sorted(p.name for p in (out / "_runs").glob("*.json")) == ["r1.json", "r3.json"]
 
 
+@pytest.mark.slow
 def test_overwrite_partitions_and_rebuild_replace_what_they_cover(inbox, tmp_path):
     out = tmp_path / "out"
     run(["--input", str(inbox), "--output", str(out), "--run_id", "r1"])

@@ -56,6 +56,7 @@ def test_line_classifier_cross_validated_by_site_on_both_sets():
     assert lines["body"] >= 0.815 and lines["first"] >= 0.815 and lines["boilerplate"] <= 0.025
 
 
+@pytest.mark.slow
 def test_cleaning_html_floor():
     scores = evaluate_cleaning(str(EVAL / "cleaning"), html_dir=str(EVAL / "cleaning_html"))
     assert scores["system"]["f1"] >= 0.955
@@ -63,6 +64,7 @@ def test_cleaning_html_floor():
     assert scores["system"]["paragraphs_kept"] >= 0.945
 
 
+@pytest.mark.slow
 def test_cleaning_floor_on_many_sites_and_languages():
     # fundus/: 258 pages of 181 publishers in 27 languages.
     scores = evaluate_cleaning(str(EVAL / "fundus"))
@@ -142,6 +144,7 @@ def test_metadata_scoring_folds_case_accents_and_punctuation():
     assert fold("Helikopter\xadlandeplatz") == fold("Helikopterlandeplatz")  # gold titles keep soft hyphens; page text drops them
 
 
+@pytest.mark.slow
 def test_embedding_topics_floor_on_ag_news():
     scores = evaluate_topics(str(EVAL / "topics" / "ag_news_sample.jsonl"), load_label_map(None), pipeline_topics("embeddings"))
     assert scores["system"]["accuracy"] >= 0.82
